@@ -1,0 +1,93 @@
+/**
+ * Every period, timeout, fan-out and threshold of the protocol, with its default and the reason
+ * for it. Tests and the simulator override fields; nothing else in the core hard-codes a number.
+ */
+
+export interface EngramConfig {
+  // ---- SWIM membership (swim.ts, suspicion.ts, awareness.ts) ----
+  /** Time between two probes sent by one node. */
+  probeIntervalMs: number;
+  /** How long a direct ping waits for its ack before asking helpers. */
+  probeTimeoutMs: number;
+  /** Helpers asked to ping a target indirectly (ping-req) when the direct ping times out. */
+  indirectChecks: number;
+  /** Suspicion lasts suspicionMult * log10(n + 1) * probeIntervalMs at least (memberlist's formula). */
+  suspicionMult: number;
+  /** With no confirmations, suspicion lasts this many times its minimum (Lifeguard). */
+  suspicionMaxTimeoutMult: number;
+  /** Independent suspicions after which the suspicion timeout has shrunk to its minimum. */
+  suspicionConfirmations: number;
+  /** A rumour is piggybacked retransmitMult * ceil(log10(n + 1)) times. */
+  retransmitMult: number;
+  /** Most rumours piggybacked on one message. */
+  maxPiggyback: number;
+  /** Lifeguard local health: the probe interval and timeout scale up to (1 + this) times. */
+  awarenessMaxMultiplier: number;
+  /** Time between full membership exchanges (push-pull) with one random member, dead ones included. */
+  syncIntervalMs: number;
+  /** Time between pings to one member believed dead, so a healed partition is noticed quickly. */
+  reconnectProbeIntervalMs: number;
+  /** Dead and left members are forgotten after this long, so a closed tab stops counting against visibility. */
+  reapAfterMs: number;
+
+  // ---- Replication and healing (node.ts, merkle.ts, heal.ts) ----
+  /** Local writes are pushed to visible members in batches collected over this window. */
+  replicationBatchMs: number;
+  /** Most versions in one replication or heal message. */
+  maxRecordsPerMessage: number;
+  /** Time between Merkle-root comparisons with one random alive member (background anti-entropy). */
+  antiEntropyIntervalMs: number;
+  /** A heal step that gets no answer within this long is abandoned and retried later. */
+  healStepTimeoutMs: number;
+  /** Merkle tree arity (children per internal node). */
+  merkleArity: number;
+  /** Depth of the finest Merkle level; leaves = merkleArity ^ merkleMaxDepth. */
+  merkleMaxDepth: number;
+  /** Healing descends until buckets hold about this many keys, then compares keys inside them. */
+  merkleKeysPerBucket: number;
+
+  // ---- Reads, conflicts, consolidation ----
+  /** Lowest visibility penalty factor, reached as visibility goes to 0 (visibility.ts). */
+  visibilityPenaltyFloor: number;
+  /** Concurrent siblings whose contents differ and whose confidences are within this are a true conflict. */
+  conflictConfidenceMargin: number;
+  /** Time between two runs of local consolidation. */
+  consolidationIntervalMs: number;
+}
+
+export const DEFAULT_CONFIG: Readonly<EngramConfig> = Object.freeze({
+  probeIntervalMs: 200, // 5 probes a second: a 3|2 split is seen by every node within ~1 s (sim: detection p99).
+  probeTimeoutMs: 80, // Data channels between tabs answer in < 10 ms; 80 leaves room for a busy main thread.
+  indirectChecks: 3, // SWIM paper's k: three helpers make a false suspicion from one lossy link unlikely.
+  suspicionMult: 4, // memberlist's LAN default: suspect for 4 * log10(n+1) probe intervals at least.
+  suspicionMaxTimeoutMult: 6, // Lifeguard: an unconfirmed suspicion waits up to 6x longer before dead.
+  suspicionConfirmations: 3, // Lifeguard's K: three independent suspicions take the timeout to its minimum.
+  retransmitMult: 4, // memberlist: a rumour reaches every node w.h.p. after 4 * log10(n+1) piggybacks.
+  maxPiggyback: 8, // Keeps a ping under ~200 bytes even while many members change at once.
+  awarenessMaxMultiplier: 8, // Lifeguard: a starved node slows its probes down up to 9x instead of accusing others.
+  syncIntervalMs: 3_000, // Push-pull every 3 s: repairs lost rumours and membership views that drifted apart.
+  reconnectProbeIntervalMs: 400, // A dead member that answers refutes at once: a healed split is seen in < 0.5 s.
+  reapAfterMs: 10 * 60_000, // 10 min: a long partition still shows as one; a closed tab leaves explicitly anyway.
+
+  replicationBatchMs: 20, // One message per 20 ms per peer instead of one per write: 50x fewer at 2.5k writes/s.
+  maxRecordsPerMessage: 256, // ~40 KB of typical memories: under WebRTC's 64 KB-ish message size, chunked beyond.
+  antiEntropyIntervalMs: 2_000, // Catches anything eager replication missed (lost batches) within seconds.
+  healStepTimeoutMs: 2_000, // Twenty times a LAN round trip: a step that slow means the peer went away.
+  merkleArity: 16, // 16-way: four round trips descend 65,536 buckets; each level's message stays small.
+  merkleMaxDepth: 4, // 65,536 finest buckets: 10K keys at 1% divergence put nearly every divergent key alone.
+  merkleKeysPerBucket: 4, // Compare keys once buckets hold ~4: key lists stay tiny, round trips few.
+
+  visibilityPenaltyFloor: 0.25, // Seeing only yourself still leaves a quarter of the stated confidence.
+  conflictConfidenceMargin: 0.1, // Siblings further apart than 0.1 in confidence are resolved by confidence.
+  consolidationIntervalMs: 5_000, // Gists refresh every 5 s; cheap, deterministic, runs in partitions too.
+});
+
+export function resolveConfig(overrides: Partial<EngramConfig> = {}): EngramConfig {
+  const config = { ...DEFAULT_CONFIG, ...overrides };
+  for (const [key, value] of Object.entries(config)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(`config.${key} must be a non-negative finite number, got ${String(value)}`);
+    }
+  }
+  return config;
+}

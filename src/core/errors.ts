@@ -1,0 +1,42 @@
+/**
+ * Errors the caller can act on: each has a stable `code` and a message a person understands.
+ */
+
+export type DecodeErrorCode =
+  | 'truncated'
+  | 'oversized'
+  | 'bad-version'
+  | 'unknown-type'
+  | 'bad-value'
+  | 'trailing-bytes'
+  | 'unknown-node-ref';
+
+/** Bytes that cannot be read as a protocol message. The decoder never changes state before throwing it. */
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+  constructor(
+    readonly code: DecodeErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type EngramErrorCode =
+  | 'invalid-argument'
+  | 'not-found'
+  | 'not-started'
+  | 'stopped'
+  | 'storage-failed';
+
+/** A call into the node that cannot be carried out. */
+export class EngramError extends Error {
+  override readonly name = 'EngramError';
+  constructor(
+    readonly code: EngramErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
