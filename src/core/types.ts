@@ -90,6 +90,8 @@ export interface GenerationEntry {
   readonly generation: number;
   readonly since: number;
   readonly visible: readonly NodeId[];
+  /** Whether the node saw fewer members than it knew of (a partition) during this generation. */
+  readonly partial?: boolean;
 }
 
 /** What a node persists besides its records, committed atomically with the writes that change it. */

@@ -1,0 +1,434 @@
+/**
+ * Merkle anti-entropy between two replicas ("healing"): exchange roots, descend only into
+ * subtrees whose hashes differ, compare per-key entry hashes inside the differing buckets, and
+ * ship exactly the records that differ, in batches, with progress events.
+ *
+ *   initiator                          responder
+ *   heal-open {root, keys} ───────────▶
+ *            ◀─────────── heal-reply {accept | busy | equal}
+ *   heal-level 1 (hashes) ────────────▶ compares, answers with the next level for differing nodes
+ *            ◀─────────── heal-level 2 …   (sides alternate until the stop level)
+ *   the side that reaches the stop level sends heal-keys (entry hashes of differing buckets);
+ *   the other side ("K") answers heal-want (hashes it lacks) and ships what the first lacks;
+ *   both ship heal-records batches, the last one marked final; then heal-done with roots.
+ *
+ * A node takes part in one session at a time, so it never receives the same record from two
+ * peers at once: that keeps shipped records close to the divergent ones.
+ */
+import type { EngramConfig } from './config.js';
+import { toHex } from './digest.js';
+import { healLevelFor, type MerkleTree } from './merkle.js';
+import type { Random, Scheduler, TimerHandle } from './ports.js';
+import type { GenerationEntry, MemoryId, MemoryRecord, NodeId, Version } from './types.js';
+import type { GenerationLog, HealBucketKeys, Message } from './wire.js';
+
+type HealMessage = Extract<Message, { type: `heal-${string}` }>;
+
+export type HealPhase = 'opening' | 'descending' | 'keys' | 'records' | 'verifying';
+
+export interface HealProgress {
+  readonly peer: NodeId;
+  readonly session: number;
+  readonly phase: HealPhase;
+  readonly recordsSent: number;
+  readonly recordsReceived: number;
+  /** Records the peer said it will send, once known. */
+  readonly recordsExpected: number | undefined;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
+/** Writes learned in a heal, grouped by who wrote them in which generation and what that writer saw then. */
+export interface HealSide {
+  readonly writer: NodeId;
+  readonly generation: number;
+  /** The writer's visible member set in that generation, when its generation log was shared. */
+  readonly visible: readonly NodeId[] | undefined;
+  readonly partial: boolean | undefined;
+  readonly versions: number;
+}
+
+export type HealOutcome = 'converged' | 'diverged' | 'equal' | 'busy' | 'aborted';
+
+export interface HealReport {
+  readonly peer: NodeId;
+  readonly session: number;
+  readonly role: 'initiator' | 'responder';
+  readonly outcome: HealOutcome;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly recordsSent: number;
+  readonly recordsReceived: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly sides: readonly HealSide[];
+}
+
+/** What the healer needs from its node. */
+export interface HealHost {
+  readonly self: NodeId;
+  readonly config: EngramConfig;
+  readonly scheduler: Scheduler;
+  readonly random: Random;
+  readonly tree: MerkleTree;
+  record(id: MemoryId): MemoryRecord | undefined;
+  /** Sends a message; returns its size in bytes. */
+  send(peer: NodeId, message: HealMessage): number;
+  /** Merges records received from `peer` durably; resolves with the versions that were new here. */
+  apply(records: readonly MemoryRecord[], peer: NodeId): Promise<readonly Version[]>;
+  /** Recent generation logs of every node this one knows about (itself included). */
+  generationLogs(): GenerationLog[];
+  learnGenerations(logs: readonly GenerationLog[]): void;
+  generationEntry(node: NodeId, generation: number): GenerationEntry | undefined;
+  progress(progress: HealProgress): void;
+  finished(report: HealReport): void;
+}
+
+interface Session {
+  readonly id: number;
+  readonly peer: NodeId;
+  readonly role: 'initiator' | 'responder';
+  readonly startedAt: number;
+  phase: HealPhase;
+  stopLevel: number;
+  timer: TimerHandle | undefined;
+  sentFinal: boolean;
+  receivedFinal: boolean;
+  applying: Promise<void>;
+  /** Set once the initiator's heal-done has arrived (responder side). */
+  peerDoneRoot: Uint8Array | undefined;
+  doneSent: boolean;
+  recordsSent: number;
+  recordsReceived: number;
+  recordsExpected: number | undefined;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Entry hash (hex) → id for the buckets we listed in heal-keys, to answer heal-want. */
+  listed: Map<string, MemoryId>;
+  learned: Map<string, { writer: NodeId; generation: number; versions: number }>;
+}
+
+export class Healer {
+  private session: Session | undefined;
+
+  constructor(private readonly host: HealHost) {}
+
+  get busy(): boolean {
+    return this.session !== undefined;
+  }
+
+  get activePeer(): NodeId | undefined {
+    return this.session?.peer;
+  }
+
+  /** Starts a heal with `peer`; false when a session is already running. */
+  open(peer: NodeId): boolean {
+    if (this.session) return false;
+    const session = this.newSession(this.host.random.int(0x7fffffff) + 1, peer, 'initiator');
+    this.session = session;
+    this.send(session, {
+      type: 'heal-open',
+      session: session.id,
+      root: this.host.tree.root(),
+      keyCount: this.host.tree.size,
+      generations: this.host.generationLogs(),
+    });
+    this.arm(session);
+    this.report(session);
+    return true;
+  }
+
+  /** The peer went away (dead, left, crashed): give up on a session with it. */
+  peerGone(peer: NodeId): void {
+    if (this.session?.peer === peer) this.finish(this.session, 'aborted');
+  }
+
+  stop(): void {
+    if (this.session) {
+      this.session.timer?.cancel();
+      this.session = undefined;
+    }
+  }
+
+  handle(from: NodeId, message: HealMessage, byteLength: number): void {
+    if (message.type === 'heal-open') return this.onOpen(from, message);
+    const session = this.session;
+    if (!session || session.peer !== from || session.id !== message.session) return;
+    session.bytesReceived += byteLength;
+    this.arm(session);
+    switch (message.type) {
+      case 'heal-reply':
+        return this.onReply(session, message);
+      case 'heal-level':
+        return this.onLevel(session, message.level, message.nodes);
+      case 'heal-keys':
+        return this.onKeys(session, message.level, message.buckets);
+      case 'heal-want':
+        return this.onWant(session, message.want, message.sending);
+      case 'heal-records':
+        return this.onRecords(session, message.records, message.final);
+      case 'heal-done':
+        return this.onDone(session, message.root);
+      case 'heal-abort':
+        return this.finish(session, 'aborted', false);
+    }
+  }
+
+  private onOpen(from: NodeId, message: Extract<HealMessage, { type: 'heal-open' }>): void {
+    this.host.learnGenerations(message.generations);
+    const reply = (status: 'accept' | 'busy' | 'equal') =>
+      this.host.send(from, {
+        type: 'heal-reply',
+        session: message.session,
+        status,
+        root: this.host.tree.root(),
+        keyCount: this.host.tree.size,
+        generations: status === 'accept' ? this.host.generationLogs() : [],
+      });
+    const current = this.session;
+    if (current) {
+      // Two nodes opening at each other at once: the smaller id's session wins, so exactly one proceeds.
+      const crossedOpen = current.peer === from && current.role === 'initiator' && current.phase === 'opening';
+      if (!(crossedOpen && from < this.host.self)) {
+        reply('busy');
+        return;
+      }
+      current.timer?.cancel();
+      this.session = undefined;
+    }
+    if (equalBytes(message.root, this.host.tree.root())) {
+      reply('equal');
+      return;
+    }
+    const session = this.newSession(message.session, from, 'responder');
+    session.stopLevel = this.stopLevelFor(message.keyCount);
+    this.session = session;
+    session.bytesSent += reply('accept');
+    this.arm(session);
+    this.report(session);
+  }
+
+  private onReply(session: Session, message: Extract<HealMessage, { type: 'heal-reply' }>): void {
+    if (session.role !== 'initiator' || session.phase !== 'opening') return;
+    this.host.learnGenerations(message.generations);
+    if (message.status === 'busy') return this.finish(session, 'busy', false);
+    if (message.status === 'equal') return this.finish(session, 'equal', false);
+    session.stopLevel = this.stopLevelFor(message.keyCount);
+    session.phase = 'descending';
+    const tree = this.host.tree;
+    const nodes = tree.childHashes(0, 0).map((hash, index) => ({ index, hash }));
+    this.send(session, { type: 'heal-level', session: session.id, level: 1, nodes });
+    this.report(session);
+  }
+
+  private onLevel(session: Session, level: number, nodes: readonly { index: number; hash: Uint8Array }[]): void {
+    const tree = this.host.tree;
+    if (level < 1 || level > session.stopLevel) return this.finish(session, 'aborted');
+    session.phase = 'descending';
+    const levelSize = tree.arity ** level;
+    const differing: number[] = [];
+    for (const node of nodes) {
+      if (node.index >= levelSize) return this.finish(session, 'aborted');
+      if (!equalBytes(node.hash, tree.nodeHash(level, node.index))) differing.push(node.index);
+    }
+    if (differing.length === 0) {
+      // Nothing differs under what the peer listed (it changed meanwhile): ship nothing, finish.
+      return this.onKeys(session, level, []);
+    }
+    if (level < session.stopLevel) {
+      const next: { index: number; hash: Uint8Array }[] = [];
+      for (const index of differing) {
+        tree.childHashes(level, index).forEach((hash, child) => next.push({ index: index * tree.arity + child, hash }));
+      }
+      this.send(session, { type: 'heal-level', session: session.id, level: level + 1, nodes: next });
+    } else {
+      const buckets: HealBucketKeys[] = differing.map((index) => {
+        const entries = tree.entriesUnder(level, index);
+        for (const entry of entries) session.listed.set(toHex(entry.entryHash), entry.id);
+        return { index, entryHashes: entries.map((entry) => entry.entryHash) };
+      });
+      session.phase = 'keys';
+      this.send(session, { type: 'heal-keys', session: session.id, level, buckets });
+    }
+    this.report(session);
+  }
+
+  private onKeys(session: Session, level: number, buckets: readonly HealBucketKeys[]): void {
+    const tree = this.host.tree;
+    if (level < 1 || level > tree.maxDepth) return this.finish(session, 'aborted');
+    session.phase = 'records';
+    const toShip: MemoryId[] = [];
+    const want: Uint8Array[] = [];
+    for (const bucket of buckets) {
+      if (bucket.index >= tree.arity ** level) return this.finish(session, 'aborted');
+      const theirs = new Set(bucket.entryHashes.map(toHex));
+      const mine = new Set<string>();
+      for (const entry of tree.entriesUnder(level, bucket.index)) {
+        const hex = toHex(entry.entryHash);
+        mine.add(hex);
+        if (!theirs.has(hex)) toShip.push(entry.id);
+      }
+      for (const hash of bucket.entryHashes) if (!mine.has(toHex(hash))) want.push(hash);
+    }
+    this.send(session, { type: 'heal-want', session: session.id, want, sending: toShip.length });
+    if (want.length === 0) session.recordsExpected = session.recordsExpected ?? 0;
+    this.shipRecords(session, toShip);
+  }
+
+  private onWant(session: Session, want: readonly Uint8Array[], sending: number): void {
+    session.phase = 'records';
+    session.recordsExpected = sending;
+    const ids: MemoryId[] = [];
+    for (const hash of want) {
+      const id = session.listed.get(toHex(hash));
+      if (id !== undefined) ids.push(id);
+    }
+    this.shipRecords(session, ids);
+  }
+
+  private shipRecords(session: Session, ids: readonly MemoryId[]): void {
+    const batchSize = Math.max(1, this.host.config.maxRecordsPerMessage);
+    const records = ids.map((id) => this.host.record(id)).filter((record): record is MemoryRecord => record !== undefined);
+    for (let start = 0; start < records.length || start === 0; start += batchSize) {
+      const batch = records.slice(start, start + batchSize);
+      const final = start + batchSize >= records.length;
+      this.send(session, { type: 'heal-records', session: session.id, records: batch, final });
+      session.recordsSent += batch.length;
+      if (final) break;
+    }
+    session.sentFinal = true;
+    this.report(session);
+    this.maybeComplete(session);
+  }
+
+  private onRecords(session: Session, records: readonly MemoryRecord[], final: boolean): void {
+    session.recordsReceived += records.length;
+    if (final) session.receivedFinal = true;
+    const peer = session.peer;
+    session.applying = session.applying
+      .then(() => this.host.apply(records, peer))
+      .then((learned) => {
+        for (const version of learned) {
+          const key = `${version.dot.node}\u0000${version.generation}`;
+          const entry = session.learned.get(key) ?? { writer: version.dot.node, generation: version.generation, versions: 0 };
+          entry.versions += 1;
+          session.learned.set(key, entry);
+        }
+      });
+    this.report(session);
+    this.maybeComplete(session);
+  }
+
+  private onDone(session: Session, root: Uint8Array): void {
+    if (session.role === 'responder') {
+      session.peerDoneRoot = root;
+      this.maybeComplete(session);
+    } else {
+      this.finish(session, equalBytes(root, this.host.tree.root()) ? 'converged' : 'diverged');
+    }
+  }
+
+  /** Both directions shipped and everything received is durable: exchange roots. */
+  private maybeComplete(session: Session): void {
+    if (!session.sentFinal || !session.receivedFinal) return;
+    void session.applying.then(() => {
+      if (this.session !== session) return;
+      session.phase = 'verifying';
+      if (session.role === 'initiator') {
+        if (session.doneSent) return;
+        session.doneSent = true;
+        this.send(session, { type: 'heal-done', session: session.id, root: this.host.tree.root() });
+        this.report(session);
+      } else if (session.peerDoneRoot) {
+        const root = this.host.tree.root();
+        this.send(session, { type: 'heal-done', session: session.id, root });
+        this.finish(session, equalBytes(root, session.peerDoneRoot) ? 'converged' : 'diverged');
+      }
+    }, () => this.finish(session, 'aborted'));
+  }
+
+  private newSession(id: number, peer: NodeId, role: 'initiator' | 'responder'): Session {
+    return {
+      id,
+      peer,
+      role,
+      startedAt: this.host.scheduler.now(),
+      phase: 'opening',
+      stopLevel: 1,
+      timer: undefined,
+      sentFinal: false,
+      receivedFinal: false,
+      applying: Promise.resolve(),
+      peerDoneRoot: undefined,
+      doneSent: false,
+      recordsSent: 0,
+      recordsReceived: 0,
+      recordsExpected: undefined,
+      bytesSent: 0,
+      bytesReceived: 0,
+      listed: new Map(),
+      learned: new Map(),
+    };
+  }
+
+  private stopLevelFor(peerKeyCount: number): number {
+    const { merkleArity, merkleMaxDepth, merkleKeysPerBucket } = this.host.config;
+    return healLevelFor(Math.max(peerKeyCount, this.host.tree.size), merkleArity, merkleMaxDepth, merkleKeysPerBucket);
+  }
+
+  private send(session: Session, message: HealMessage): void {
+    session.bytesSent += this.host.send(session.peer, message);
+  }
+
+  private arm(session: Session): void {
+    session.timer?.cancel();
+    session.timer = this.host.scheduler.setTimer(this.host.config.healStepTimeoutMs, () => {
+      if (this.session === session) this.finish(session, 'aborted');
+    });
+  }
+
+  private report(session: Session): void {
+    this.host.progress({
+      peer: session.peer,
+      session: session.id,
+      phase: session.phase,
+      recordsSent: session.recordsSent,
+      recordsReceived: session.recordsReceived,
+      recordsExpected: session.recordsExpected,
+      bytesSent: session.bytesSent,
+      bytesReceived: session.bytesReceived,
+    });
+  }
+
+  private finish(session: Session, outcome: HealOutcome, tellPeer = outcome === 'aborted'): void {
+    if (this.session !== session) return;
+    session.timer?.cancel();
+    this.session = undefined;
+    if (tellPeer) this.host.send(session.peer, { type: 'heal-abort', session: session.id });
+    const sides: HealSide[] = [...session.learned.values()]
+      .map((entry) => {
+        const known = this.host.generationEntry(entry.writer, entry.generation);
+        return { ...entry, visible: known?.visible, partial: known?.partial };
+      })
+      .sort((a, b) => (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.generation - b.generation));
+    this.host.finished({
+      peer: session.peer,
+      session: session.id,
+      role: session.role,
+      outcome,
+      startedAt: session.startedAt,
+      finishedAt: this.host.scheduler.now(),
+      recordsSent: session.recordsSent,
+      recordsReceived: session.recordsReceived,
+      bytesSent: session.bytesSent,
+      bytesReceived: session.bytesReceived,
+      sides,
+    });
+  }
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,781 @@
+/**
+ * An Engram node: one replica of the memory store. It wires membership (SWIM), causality
+ * (dotted version vectors), merge, Merkle healing, visibility and partition generations
+ * together behind three ports (Transport, Storage, Scheduler) plus seeded randomness, so that
+ * the same code runs in a browser tab, in Node and in the deterministic simulator.
+ *
+ * Writes never wait for the network: a write resolves as soon as Storage has committed it, and
+ * is then pushed to the members this node can see. Whatever a push misses, healing repairs.
+ */
+import { PeerLink } from './clock-codec.js';
+import { resolveConfig, type EngramConfig } from './config.js';
+import { consolidate, type Gist } from './consolidation.js';
+import { recordDigest, toHex } from './digest.js';
+import { DecodeError, EngramError } from './errors.js';
+import { GenerationTracker } from './generation.js';
+import { Healer, type HealProgress, type HealReport } from './heal.js';
+import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, recordContext, shownVersion, type Conflict } from './merge.js';
+import { MerkleTree } from './merkle.js';
+import type { Random, Scheduler, Storage, TimerHandle, Transport } from './ports.js';
+import { shuffled } from './random.js';
+import { Swim, type SwimMessage } from './swim.js';
+import type { Dot, GenerationEntry, Member, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
+import { compareDots, dotKey } from './vector-clock.js';
+import { adjustConfidence, computeVisibility, visibilityWarning } from './visibility.js';
+import { decodeMessage, encodeMessage, WIRE_LIMITS, type GenerationLog, type Message, type MessageType } from './wire.js';
+
+export interface RememberInput {
+  readonly content: string;
+  readonly tags?: readonly string[];
+  readonly confidence?: number;
+  /** An existing memory's id: writes a new version of it (this is how concurrent edits arise). */
+  readonly id?: MemoryId;
+}
+
+export interface RecallQuery {
+  /** Every word must appear in the content or the tags (case-insensitive). */
+  readonly text?: string;
+  /** Every tag must be present. */
+  readonly tags?: readonly string[];
+  readonly limit?: number;
+}
+
+export interface RecallItem {
+  readonly id: MemoryId;
+  readonly content: string;
+  readonly tags: readonly string[];
+  /** The confidence the writer gave. */
+  readonly confidence: number;
+  /** `confidence` times the visibility penalty: what this node can vouch for right now. */
+  readonly adjustedConfidence: number;
+  readonly author: NodeId;
+  readonly createdAt: number;
+  readonly writtenAt: number;
+  readonly siblings: number;
+  readonly conflict: boolean;
+}
+
+export interface RecallResult {
+  readonly results: readonly RecallItem[];
+  readonly visibility: Visibility;
+  readonly warning?: string;
+}
+
+/** How a conflict is resolved: keep one sibling (by its dot), or write new content. */
+export type Resolution =
+  | { readonly keep: Dot | string }
+  | { readonly content: string; readonly tags?: readonly string[]; readonly confidence?: number };
+
+export interface NodeStats {
+  readonly messagesSent: number;
+  readonly bytesSent: number;
+  readonly messagesReceived: number;
+  readonly bytesReceived: number;
+  readonly decodeErrors: number;
+  readonly byType: Readonly<Record<string, { count: number; bytes: number }>>;
+  /** Histogram: clock bytes per sent message → number of messages. */
+  readonly clockBytes: ReadonlyMap<number, number>;
+}
+
+export interface EngramEvents {
+  membership: { member: Member; previous: Member | undefined; reaped: boolean };
+  visibility: Visibility;
+  conflict: { id: MemoryId; conflict: Conflict | undefined };
+  write: { id: MemoryId; local: boolean };
+  'heal-progress': HealProgress;
+  heal: HealReport;
+  error: { error: Error; from?: NodeId };
+}
+
+type Listener<T> = (event: T) => void;
+
+export interface EngramNodeOptions {
+  readonly id: NodeId;
+  readonly transport: Transport;
+  readonly storage: Storage;
+  readonly scheduler: Scheduler;
+  readonly random: Random;
+  readonly config?: Partial<EngramConfig>;
+}
+
+const MAX_CONTENT_CHARS = 16 * 1024;
+
+export class EngramNode {
+  readonly id: NodeId;
+  readonly config: EngramConfig;
+  private readonly transport: Transport;
+  private readonly storage: Storage;
+  private readonly scheduler: Scheduler;
+  private readonly random: Random;
+
+  private readonly records = new Map<MemoryId, MemoryRecord>();
+  private readonly tree: MerkleTree;
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly listeners = new Map<keyof EngramEvents, Set<Listener<never>>>();
+  private readonly swim: Swim;
+  private readonly healer: Healer;
+  private readonly generations: GenerationTracker;
+  private readonly knownGenerations = new Map<NodeId, readonly GenerationEntry[]>();
+  private readonly conflictIds = new Set<MemoryId>();
+
+  /** Highest dot counter seen per origin, over every version this node has held. */
+  private clock: Record<NodeId, number> = {};
+  private clockSnapshot: VersionVector | undefined;
+  private counter: number;
+  private incarnation: number;
+  private writeQueue: Promise<unknown> = Promise.resolve();
+  private pendingPush = new Map<MemoryId, MemoryRecord>();
+  private pushTimer: TimerHandle | undefined;
+  private antiEntropyTimer: TimerHandle | undefined;
+  private healRetryTimer: TimerHandle | undefined;
+  private lastVisibility: Visibility;
+  private gistCache: Gist[] | undefined;
+  private running = false;
+  private stopped = false;
+
+  private readonly counters = {
+    messagesSent: 0,
+    bytesSent: 0,
+    messagesReceived: 0,
+    bytesReceived: 0,
+    decodeErrors: 0,
+  };
+  private readonly byType: Record<string, { count: number; bytes: number }> = {};
+  private readonly clockBytesHistogram = new Map<number, number>();
+
+  private constructor(options: EngramNodeOptions, state: NodeState, records: MemoryRecord[]) {
+    this.id = options.id;
+    this.config = resolveConfig(options.config);
+    this.transport = options.transport;
+    this.storage = options.storage;
+    this.scheduler = options.scheduler;
+    this.random = options.random;
+    this.counter = state.counter;
+    this.incarnation = state.incarnation;
+    this.generations = new GenerationTracker(state);
+    this.tree = new MerkleTree({ arity: this.config.merkleArity, maxDepth: this.config.merkleMaxDepth });
+    for (const record of records) this.install(record);
+    this.swim = new Swim({
+      self: this.id,
+      incarnation: this.incarnation,
+      config: this.config,
+      scheduler: this.scheduler,
+      random: this.random,
+      send: (to, message) => this.sendSwim(to, message),
+      events: {
+        onMemberChange: (member, previous) => this.onMemberChange(member, previous, false),
+        onMemberReaped: (id) => this.onMemberReaped(id),
+        onIncarnation: (incarnation) => this.onIncarnation(incarnation),
+      },
+    });
+    this.healer = new Healer({
+      self: this.id,
+      config: this.config,
+      scheduler: this.scheduler,
+      random: this.random,
+      tree: this.tree,
+      record: (id) => this.records.get(id),
+      send: (peer, message) => this.send(peer, message),
+      apply: (incoming, peer) => this.enqueue(() => this.applyRemote(incoming, peer)),
+      generationLogs: () => this.generationLogs(),
+      learnGenerations: (logs) => this.learnGenerations(logs),
+      generationEntry: (node, generation) => this.generationEntry(node, generation),
+      progress: (progress) => this.emit('heal-progress', progress),
+      finished: (report) => this.onHealFinished(report),
+    });
+    this.lastVisibility = computeVisibility(this.swim.members(), this.generations.current, this.config.visibilityPenaltyFloor);
+    this.transport.onMessage((from, bytes) => this.receive(from, bytes));
+  }
+
+  /**
+   * Opens a node on its storage: an existing node comes back with its memories, its dot counter
+   * (so it never reuses a dot), a higher incarnation (so stale suspicions of it are refuted) and
+   * its generation log.
+   */
+  static async open(options: EngramNodeOptions): Promise<EngramNode> {
+    if (typeof options.id !== 'string' || options.id.length === 0 || new TextEncoder().encode(options.id).length > WIRE_LIMITS.idBytes) {
+      throw new EngramError('invalid-argument', `node id must be a non-empty string of at most ${WIRE_LIMITS.idBytes} bytes`);
+    }
+    const stored = await options.storage.loadState();
+    if (stored && stored.nodeId !== options.id) {
+      throw new EngramError('invalid-argument', `storage belongs to node ${stored.nodeId}, not ${options.id}`);
+    }
+    const state: NodeState = {
+      nodeId: options.id,
+      counter: stored?.counter ?? 0,
+      incarnation: (stored?.incarnation ?? -1) + 1,
+      generation: stored?.generation ?? 0,
+      generations: stored?.generations ?? [],
+    };
+    try {
+      await options.storage.commit({ state });
+    } catch (cause) {
+      throw new EngramError('storage-failed', 'could not record the node start in storage', { cause });
+    }
+    const records = await options.storage.loadRecords();
+    return new EngramNode(options, state, records);
+  }
+
+  /** Joins the cluster through `seeds` (any members already known; more can be added later with addPeers). */
+  start(seeds: readonly NodeId[] = []): void {
+    if (this.stopped) throw new EngramError('stopped', 'this node was stopped; open a new one');
+    if (this.running) return this.addPeers(seeds);
+    this.running = true;
+    this.swim.start(seeds.filter((seed) => seed !== this.id));
+    this.scheduleAntiEntropy();
+    this.refreshVisibility();
+  }
+
+  /** Peers found later (e.g. by the signaling server): they are contacted and join the membership. */
+  addPeers(peers: readonly NodeId[]): void {
+    if (!this.running) return;
+    const fresh = peers.filter((peer) => peer !== this.id && this.swim.member(peer) === undefined);
+    if (fresh.length > 0) this.swim.start(fresh);
+  }
+
+  /** Leaves the cluster explicitly (other nodes stop counting this one), then stops. */
+  async leave(): Promise<void> {
+    if (this.stopped) return;
+    this.flushPush();
+    this.swim.leave();
+    await this.writeQueue.catch(() => undefined);
+    this.stop();
+  }
+
+  /** Stops every timer and ignores the network from now on (a crash, as far as peers can tell). */
+  stop(): void {
+    this.stopped = true;
+    this.running = false;
+    this.swim.stop();
+    this.healer.stop();
+    this.pushTimer?.cancel();
+    this.antiEntropyTimer?.cancel();
+    this.healRetryTimer?.cancel();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  // ---------------------------------------------------------------- public calls
+
+  /** Writes a memory (or a new version of an existing one); resolves once it is durable. */
+  async remember(input: RememberInput): Promise<{ id: MemoryId; dot: Dot }> {
+    const content = validateContent(input.content);
+    const tags = validateTags(input.tags ?? []);
+    const confidence = validateConfidence(input.confidence ?? 1);
+    if (input.id !== undefined) validateId(input.id);
+    return this.enqueue(async () => {
+      this.assertRunning();
+      const id = input.id ?? this.newMemoryId();
+      return this.writeLocal(id, { content, tags, confidence, deleted: false });
+    });
+  }
+
+  /** Forgets a memory: writes a tombstone that supersedes what this node has seen of it. */
+  async forget(id: MemoryId): Promise<{ id: MemoryId; dot: Dot }> {
+    validateId(id);
+    return this.enqueue(async () => {
+      this.assertRunning();
+      const record = this.records.get(id);
+      if (!record) throw new EngramError('not-found', `no memory with id ${id}`);
+      const shown = shownVersion(record);
+      return this.writeLocal(id, { content: '', tags: [], confidence: shown.confidence, deleted: true });
+    });
+  }
+
+  /** Resolves a conflict by writing a version that supersedes every sibling. */
+  async resolve(id: MemoryId, resolution: Resolution): Promise<{ id: MemoryId; dot: Dot }> {
+    validateId(id);
+    return this.enqueue(async () => {
+      this.assertRunning();
+      const record = this.records.get(id);
+      if (!record) throw new EngramError('not-found', `no memory with id ${id}`);
+      if ('keep' in resolution) {
+        const key = typeof resolution.keep === 'string' ? resolution.keep : dotKey(resolution.keep);
+        const kept = record.siblings.find((sibling) => dotKey(sibling.dot) === key);
+        if (!kept) throw new EngramError('not-found', `memory ${id} has no version ${key}`);
+        return this.writeLocal(id, { content: kept.content, tags: kept.tags, confidence: kept.confidence, deleted: kept.deleted });
+      }
+      const shown = shownVersion(record);
+      return this.writeLocal(id, {
+        content: validateContent(resolution.content),
+        tags: validateTags(resolution.tags ?? shown.tags),
+        confidence: validateConfidence(resolution.confidence ?? shown.confidence),
+        deleted: false,
+      });
+    });
+  }
+
+  /** The record with all its siblings, or undefined. */
+  async get(id: MemoryId): Promise<MemoryRecord | undefined> {
+    return this.records.get(id);
+  }
+
+  /** Live memories matching the query, each with its original and visibility-adjusted confidence. */
+  recall(query: RecallQuery = {}): RecallResult {
+    const visibility = this.visibility();
+    const words = (query.text ?? '').toLowerCase().split(/\s+/).filter((word) => word.length > 0);
+    const wantedTags = (query.tags ?? []).map((tag) => tag.toLowerCase());
+    const limit = query.limit ?? 20;
+    const matches: RecallItem[] = [];
+    for (const record of this.records.values()) {
+      const shown = shownVersion(record);
+      if (shown.deleted) continue;
+      const tags = shown.tags.map((tag) => tag.toLowerCase());
+      if (!wantedTags.every((tag) => tags.includes(tag))) continue;
+      const haystack = `${shown.content.toLowerCase()} ${tags.join(' ')}`;
+      if (!words.every((word) => haystack.includes(word))) continue;
+      matches.push({
+        id: record.id,
+        content: shown.content,
+        tags: shown.tags,
+        confidence: shown.confidence,
+        adjustedConfidence: adjustConfidence(shown.confidence, visibility),
+        author: shown.author,
+        createdAt: shown.createdAt,
+        writtenAt: shown.writtenAt,
+        siblings: record.siblings.length,
+        conflict: this.conflictIds.has(record.id),
+      });
+    }
+    matches.sort((a, b) => b.adjustedConfidence - a.adjustedConfidence || b.writtenAt - a.writtenAt || (a.id < b.id ? -1 : 1));
+    const results = matches.slice(0, Math.max(0, limit));
+    const warning = visibilityWarning(visibility);
+    return warning ? { results, visibility, warning } : { results, visibility };
+  }
+
+  members(): Member[] {
+    return this.swim.members();
+  }
+
+  visibility(): Visibility {
+    return this.lastVisibility;
+  }
+
+  /** The review queue: records whose concurrent siblings differ with close confidences. */
+  conflicts(): Conflict[] {
+    const out: Conflict[] = [];
+    for (const id of [...this.conflictIds].sort()) {
+      const record = this.records.get(id);
+      const conflict = record && conflictOf(record, this.config.conflictConfidenceMargin);
+      if (conflict) out.push(conflict);
+    }
+    return out;
+  }
+
+  /** Hex Merkle root: equal on replicas that hold the same records. */
+  merkleRoot(): string {
+    return this.tree.rootHex();
+  }
+
+  /** Local consolidation (deterministic: healed replicas produce the same gists). */
+  gists(): Gist[] {
+    this.gistCache ??= consolidate(this.records.values());
+    return this.gistCache;
+  }
+
+  /** Every record this node holds (for checkers and the UI). */
+  allRecords(): IterableIterator<MemoryRecord> {
+    return this.records.values();
+  }
+
+  get recordCount(): number {
+    return this.records.size;
+  }
+
+  /** This node's partition generation log. */
+  generationLog(): readonly GenerationEntry[] {
+    return this.generations.log;
+  }
+
+  get healing(): NodeId | undefined {
+    return this.healer.activePeer;
+  }
+
+  get health(): number {
+    return this.swim.health;
+  }
+
+  stats(): NodeStats {
+    return { ...this.counters, byType: this.byType, clockBytes: this.clockBytesHistogram };
+  }
+
+  swimStats(): Readonly<Record<string, number>> {
+    return this.swim.stats;
+  }
+
+  /** Our view of a peer's node clock (from the headers it sent). */
+  peerClock(peer: NodeId): VersionVector {
+    return this.links.get(peer)?.peerClock() ?? {};
+  }
+
+  nodeClock(): VersionVector {
+    this.clockSnapshot ??= Object.freeze({ ...this.clock });
+    return this.clockSnapshot;
+  }
+
+  on<K extends keyof EngramEvents>(event: K, listener: Listener<EngramEvents[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Serialises every change of state: each step sees the committed result of the one before. */
+  private enqueue<T>(step: () => Promise<T>): Promise<T> {
+    const result = this.writeQueue.then(step);
+    this.writeQueue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async writeLocal(id: MemoryId, content: Omit<Version, 'dot' | 'context' | 'createdAt' | 'author' | 'writtenAt' | 'generation'>): Promise<{ id: MemoryId; dot: Dot }> {
+    const current = this.records.get(id);
+    const shown = current ? shownVersion(current) : undefined;
+    const now = this.scheduler.now();
+    const dot: Dot = { node: this.id, counter: this.counter + 1 };
+    const version: Version = {
+      ...content,
+      tags: [...content.tags],
+      dot,
+      context: recordContext(current),
+      createdAt: shown?.createdAt ?? now,
+      author: shown?.author ?? this.id,
+      writtenAt: now,
+      generation: this.generations.current,
+    };
+    const record = addVersion(current, id, version);
+    await this.commit([record], { counter: dot.counter });
+    this.counter = dot.counter;
+    this.install(record);
+    this.pendingPush.set(id, record);
+    this.schedulePush();
+    this.emit('write', { id, local: true });
+    return { id, dot };
+  }
+
+  /** Merges records from a peer durably; returns the versions that were new here. */
+  private async applyRemote(incoming: readonly MemoryRecord[], _from: NodeId): Promise<Version[]> {
+    if (this.stopped) return [];
+    const changed = new Map<MemoryId, MemoryRecord>();
+    const learned: Version[] = [];
+    for (const raw of incoming) {
+      const record: MemoryRecord = { id: raw.id, siblings: canonicalSiblings(raw.siblings) };
+      const current = changed.get(record.id) ?? this.records.get(record.id);
+      if (includes(current, record)) continue;
+      const merged = current ? mergeRecords(current, record) : record;
+      const before = new Set(current?.siblings.map((sibling) => dotKey(sibling.dot)) ?? []);
+      for (const sibling of merged.siblings) if (!before.has(dotKey(sibling.dot))) learned.push(sibling);
+      changed.set(record.id, merged);
+    }
+    if (changed.size === 0) return learned;
+    const records = [...changed.values()];
+    await this.commit(records);
+    for (const record of records) {
+      this.install(record);
+      this.emit('write', { id: record.id, local: false });
+    }
+    return learned;
+  }
+
+  private async commit(records: readonly MemoryRecord[], state?: { counter: number }): Promise<void> {
+    try {
+      await this.storage.commit({ records, state: this.persistentState(state?.counter ?? this.counter) });
+    } catch (cause) {
+      const error = new EngramError('storage-failed', `storage refused a write of ${records.length} record(s)`, { cause });
+      this.emit('error', { error });
+      throw error;
+    }
+  }
+
+  private persistentState(counter: number): NodeState {
+    return {
+      nodeId: this.id,
+      counter,
+      incarnation: this.incarnation,
+      generation: this.generations.current,
+      generations: this.generations.log,
+    };
+  }
+
+  /** Puts a committed record into memory, the Merkle tree, the node clock and the conflict queue. */
+  private install(record: MemoryRecord): void {
+    this.records.set(record.id, record);
+    this.tree.set(record.id, recordDigest(record));
+    for (const sibling of record.siblings) this.advanceClock(sibling.dot);
+    this.gistCache = undefined;
+    const conflict = conflictOf(record, this.config.conflictConfidenceMargin);
+    const had = this.conflictIds.has(record.id);
+    if (conflict) this.conflictIds.add(record.id);
+    else this.conflictIds.delete(record.id);
+    if (conflict || had) this.emit('conflict', { id: record.id, conflict });
+  }
+
+  private advanceClock(dot: Dot): void {
+    if ((this.clock[dot.node] ?? 0) < dot.counter) {
+      this.clock[dot.node] = dot.counter;
+      this.clockSnapshot = undefined;
+    }
+  }
+
+  private newMemoryId(): MemoryId {
+    // Unique without coordination: our dots are unique, and the random suffix keeps ids unguessable-ish and spread.
+    const suffix = this.random.int(0x7fffffff).toString(36);
+    return `${this.id}.${(this.counter + 1).toString(36)}.${suffix}`;
+  }
+
+  // ---------------------------------------------------------------- replication
+
+  private schedulePush(): void {
+    if (this.pushTimer || this.stopped) return;
+    this.pushTimer = this.scheduler.setTimer(this.config.replicationBatchMs, () => {
+      this.pushTimer = undefined;
+      this.flushPush();
+    });
+  }
+
+  /** Pushes recent local writes to every member we can see; the rest is left to healing. */
+  private flushPush(): void {
+    if (this.pendingPush.size === 0 || this.stopped) return;
+    const records = [...this.pendingPush.values()];
+    this.pendingPush.clear();
+    const peers = this.swim.members().filter((member) => member.id !== this.id && member.state === 'alive');
+    const batchSize = Math.max(1, this.config.maxRecordsPerMessage);
+    for (const peer of peers) {
+      for (let start = 0; start < records.length; start += batchSize) {
+        this.send(peer.id, { type: 'replicate', records: records.slice(start, start + batchSize) });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- healing
+
+  private scheduleAntiEntropy(): void {
+    if (this.stopped) return;
+    const jitter = this.random.next() * 0.5 + 0.75;
+    this.antiEntropyTimer = this.scheduler.setTimer(this.config.antiEntropyIntervalMs * jitter, () => {
+      this.antiEntropy();
+      this.scheduleAntiEntropy();
+    });
+  }
+
+  /** Compares roots with the peer most likely to have what we lack (its clock is ahead), else a random one. */
+  private antiEntropy(): void {
+    if (this.healer.busy || this.stopped) return;
+    const alive = this.swim.members().filter((member) => member.id !== this.id && member.state === 'alive');
+    if (alive.length === 0) return;
+    const ahead = alive.filter((member) => this.lacksFrom(member.id));
+    const pool = ahead.length > 0 ? ahead : alive;
+    const peer = pool[this.random.int(pool.length)];
+    if (peer) this.healer.open(peer.id);
+  }
+
+  private lacksFrom(peer: NodeId): boolean {
+    const theirs = this.peerClock(peer);
+    for (const node of Object.keys(theirs)) if ((theirs[node] as number) > (this.clock[node] ?? 0)) return true;
+    return false;
+  }
+
+  /** Heal with `peer` now, or as soon as the healer is free. */
+  private requestHeal(peer: NodeId): void {
+    if (this.stopped || !this.running) return;
+    if (this.healer.open(peer)) return;
+    this.scheduleHealRetry();
+  }
+
+  private scheduleHealRetry(): void {
+    if (this.healRetryTimer || this.stopped) return;
+    // Random back-off so that nodes turned away as busy do not all come back at the same instant.
+    const delayMs = this.config.probeIntervalMs * (0.25 + this.random.next() * 0.5);
+    this.healRetryTimer = this.scheduler.setTimer(delayMs, () => {
+      this.healRetryTimer = undefined;
+      if (this.healer.busy) return this.scheduleHealRetry();
+      const candidates = this.swim
+        .members()
+        .filter((member) => member.id !== this.id && member.state === 'alive' && this.lacksFrom(member.id));
+      const peer = shuffled(candidates, this.random)[0];
+      if (peer) this.requestHeal(peer.id);
+    });
+  }
+
+  private onHealFinished(report: HealReport): void {
+    this.emit('heal', report);
+    if (report.outcome !== 'converged' && report.outcome !== 'equal') this.scheduleHealRetry();
+    else if (this.swim.members().some((member) => member.id !== this.id && member.state === 'alive' && this.lacksFrom(member.id))) {
+      this.scheduleHealRetry();
+    }
+  }
+
+  private generationLogs(): GenerationLog[] {
+    const logs: GenerationLog[] = [{ node: this.id, entries: this.generations.log.slice(-8) }];
+    for (const [node, entries] of this.knownGenerations) {
+      if (node !== this.id && logs.length < WIRE_LIMITS.generationNodes) logs.push({ node, entries: entries.slice(-8) });
+    }
+    return logs;
+  }
+
+  private learnGenerations(logs: readonly GenerationLog[]): void {
+    for (const log of logs) {
+      if (log.node === this.id) continue;
+      const known = this.knownGenerations.get(log.node) ?? [];
+      const byGeneration = new Map(known.map((entry) => [entry.generation, entry]));
+      for (const entry of log.entries) byGeneration.set(entry.generation, entry);
+      const merged = [...byGeneration.values()].sort((a, b) => a.generation - b.generation).slice(-32);
+      this.knownGenerations.set(log.node, merged);
+    }
+  }
+
+  private generationEntry(node: NodeId, generation: number): GenerationEntry | undefined {
+    if (node === this.id) return this.generations.entry(generation);
+    return this.knownGenerations.get(node)?.find((entry) => entry.generation === generation);
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  private onMemberChange(member: Member, previous: Member | undefined, reaped: boolean): void {
+    this.emit('membership', { member, previous, reaped });
+    if (member.id === this.id) return;
+    const cameBack = member.state === 'alive' && (previous === undefined || previous.state !== 'alive');
+    if (cameBack) {
+      // A new member, or one back from a partition: it may hold writes we lack and lack ours.
+      const jitterMs = this.random.next() * this.config.probeIntervalMs * 0.25;
+      this.scheduler.setTimer(jitterMs, () => this.requestHeal(member.id));
+    }
+    if (member.state === 'dead' || member.state === 'left') this.healer.peerGone(member.id);
+    this.refreshVisibility();
+  }
+
+  private onMemberReaped(id: NodeId): void {
+    this.links.delete(id);
+    this.knownGenerations.delete(id);
+    this.healer.peerGone(id);
+    this.refreshVisibility();
+  }
+
+  private onIncarnation(incarnation: number): void {
+    this.incarnation = incarnation;
+    void this.enqueue(() => this.commit([])).catch(() => undefined);
+  }
+
+  private refreshVisibility(): void {
+    const members = this.swim.members();
+    const countable = members.filter((member) => member.state !== 'left');
+    const visible = countable.filter((member) => member.state === 'alive').map((member) => member.id);
+    const advanced = this.generations.observe(visible, countable.length, this.scheduler.now());
+    const next = computeVisibility(members, this.generations.current, this.config.visibilityPenaltyFloor);
+    const last = this.lastVisibility;
+    this.lastVisibility = next;
+    if (advanced) void this.enqueue(() => this.commit([])).catch(() => undefined);
+    if (advanced || next.visible !== last.visible || next.total !== last.total) this.emit('visibility', next);
+  }
+
+  // ---------------------------------------------------------------- wire
+
+  private link(peer: NodeId): PeerLink {
+    let link = this.links.get(peer);
+    if (!link) this.links.set(peer, (link = new PeerLink()));
+    return link;
+  }
+
+  private sendSwim(to: NodeId, swim: SwimMessage): void {
+    this.send(to, { type: 'swim', swim });
+  }
+
+  private send(to: NodeId, message: Message): number {
+    if (this.stopped && !(message.type === 'swim')) return 0;
+    const encoded = encodeMessage(this.link(to), this.nodeClock(), message);
+    const size = encoded.bytes.length;
+    this.counters.messagesSent += 1;
+    this.counters.bytesSent += size;
+    const key = message.type === 'swim' ? `swim-${message.swim.type}` : message.type;
+    const entry = (this.byType[key] ??= { count: 0, bytes: 0 });
+    entry.count += 1;
+    entry.bytes += size;
+    this.clockBytesHistogram.set(encoded.clockBytes, (this.clockBytesHistogram.get(encoded.clockBytes) ?? 0) + 1);
+    this.transport.send(to, encoded.bytes);
+    return size;
+  }
+
+  private receive(from: NodeId, bytes: Uint8Array): void {
+    if (this.stopped || !this.running || from === this.id) return;
+    const link = this.link(from);
+    let message: Message;
+    try {
+      message = decodeMessage(link, bytes).message;
+    } catch (error) {
+      this.counters.decodeErrors += 1;
+      if (error instanceof DecodeError) {
+        if (error.code === 'unknown-node-ref') link.requestReset();
+        this.emit('error', { error, from });
+        return;
+      }
+      throw error;
+    }
+    this.counters.messagesReceived += 1;
+    this.counters.bytesReceived += bytes.length;
+    this.swim.heard(from);
+    switch (message.type) {
+      case 'swim':
+        this.swim.handle(from, message.swim);
+        break;
+      case 'replicate':
+        void this.enqueue(() => this.applyRemote(message.records, from)).catch(() => undefined);
+        break;
+      default:
+        this.healer.handle(from, message, bytes.length);
+    }
+  }
+
+  private emit<K extends keyof EngramEvents>(event: K, payload: EngramEvents[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of set) (listener as Listener<EngramEvents[K]>)(payload);
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw new EngramError('stopped', 'this node was stopped');
+  }
+}
+
+export type { MessageType };
+
+function validateContent(content: unknown): string {
+  if (typeof content !== 'string') throw new EngramError('invalid-argument', 'content must be a string');
+  if (content.length > MAX_CONTENT_CHARS) throw new EngramError('invalid-argument', `content is longer than ${MAX_CONTENT_CHARS} characters`);
+  return content;
+}
+
+function validateTags(tags: unknown): string[] {
+  if (!Array.isArray(tags)) throw new EngramError('invalid-argument', 'tags must be an array of strings');
+  if (tags.length > WIRE_LIMITS.tags) throw new EngramError('invalid-argument', `at most ${WIRE_LIMITS.tags} tags`);
+  const out = new Set<string>();
+  for (const tag of tags) {
+    if (typeof tag !== 'string' || tag.trim().length === 0 || tag.length > 64) {
+      throw new EngramError('invalid-argument', 'each tag must be a non-empty string of at most 64 characters');
+    }
+    out.add(tag.trim());
+  }
+  return [...out].sort();
+}
+
+function validateConfidence(confidence: unknown): number {
+  if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 1)) {
+    throw new EngramError('invalid-argument', 'confidence must be a number in [0, 1]');
+  }
+  return confidence;
+}
+
+function validateId(id: unknown): void {
+  if (typeof id !== 'string' || id.length === 0 || new TextEncoder().encode(id).length > WIRE_LIMITS.idBytes) {
+    throw new EngramError('invalid-argument', `memory id must be a non-empty string of at most ${WIRE_LIMITS.idBytes} bytes`);
+  }
+}
+
+/** Total order used by tests to compare sibling sets independent of insertion order. */
+export function sortedDots(record: MemoryRecord): string[] {
+  return [...record.siblings].sort((a, b) => compareDots(a.dot, b.dot)).map((sibling) => dotKey(sibling.dot));
+}
+
+export { toHex };

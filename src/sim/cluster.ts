@@ -1,0 +1,151 @@
+/**
+ * A simulated cluster: N Engram nodes on one virtual clock, an in-memory network and in-memory
+ * storage that survives crashes. Everything random comes from one seed, so a run replays exactly.
+ */
+import type { EngramConfig } from '../core/config.js';
+import { EngramNode } from '../core/node.js';
+import { SeededRandom } from '../core/random.js';
+import type { NodeId } from '../core/types.js';
+import { MemoryStorage } from '../store/memory-storage.js';
+import { DEFAULT_LINK, SimNetwork, type LinkProfile } from './network.js';
+import { VirtualScheduler } from './scheduler.js';
+
+export interface ClusterOptions {
+  readonly nodes: number;
+  readonly seed: number;
+  readonly config?: Partial<EngramConfig>;
+  readonly link?: Partial<LinkProfile>;
+  /** Virtual latency of a storage commit (IndexedDB commits take ~1 ms). */
+  readonly storageLatencyMs?: number;
+}
+
+/** Lets every promise continuation triggered by the last timer run before the next timer fires. */
+function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export class SimCluster {
+  readonly scheduler = new VirtualScheduler();
+  readonly random: SeededRandom;
+  readonly network: SimNetwork;
+  readonly ids: NodeId[];
+  readonly storages: MemoryStorage[];
+  readonly nodes: (EngramNode | undefined)[];
+  private readonly config: Partial<EngramConfig>;
+  /** Called with every node instance when it is opened (first start and every restart). */
+  onNodeOpened: ((index: number, node: EngramNode) => void) | undefined;
+
+  private constructor(readonly options: ClusterOptions) {
+    this.random = new SeededRandom(options.seed);
+    this.network = new SimNetwork(this.scheduler, this.random.fork(), { ...DEFAULT_LINK, ...options.link });
+    this.ids = Array.from({ length: options.nodes }, (_, i) => `n${i}`);
+    this.storages = this.ids.map(() => new MemoryStorage({ scheduler: this.scheduler, commitLatencyMs: options.storageLatencyMs ?? 1 }));
+    this.nodes = this.ids.map(() => undefined);
+    this.config = options.config ?? {};
+  }
+
+  static async create(options: ClusterOptions): Promise<SimCluster> {
+    const cluster = new SimCluster(options);
+    for (let i = 0; i < options.nodes; i++) await cluster.open(i);
+    // Like the signaling server, tell every node who else is in the room.
+    for (let i = 0; i < options.nodes; i++) cluster.nodes[i]?.start(cluster.ids.filter((_, j) => j !== i));
+    return cluster;
+  }
+
+  private async open(index: number): Promise<EngramNode> {
+    const id = this.ids[index] as NodeId;
+    const transport = this.network.attach(id);
+    const opening = EngramNode.open({
+      id,
+      transport,
+      storage: this.storages[index] as MemoryStorage,
+      scheduler: this.scheduler,
+      random: this.random.fork(),
+      config: this.config,
+    });
+    // Opening commits to storage, which takes virtual time: keep the clock moving until it resolves.
+    let node: EngramNode | undefined;
+    void opening.then((opened) => (node = opened));
+    while (!node) {
+      await drainMicrotasks();
+      if (!node && !this.scheduler.step()) await drainMicrotasks();
+    }
+    this.nodes[index] = node;
+    this.onNodeOpened?.(index, node);
+    return node;
+  }
+
+  node(index: number): EngramNode {
+    const node = this.nodes[index];
+    if (!node) throw new Error(`node ${index} is down`);
+    return node;
+  }
+
+  liveIndexes(): number[] {
+    return this.nodes.flatMap((node, i) => (node && !node.isStopped ? [i] : []));
+  }
+
+  get now(): number {
+    return this.scheduler.now();
+  }
+
+  /** Advances virtual time by `ms`, running every timer and every continuation in order. */
+  async run(ms: number): Promise<void> {
+    const until = this.scheduler.now() + ms;
+    for (;;) {
+      const next = this.scheduler.peekTime();
+      if (next === undefined || next > until) break;
+      this.scheduler.step();
+      await drainMicrotasks();
+    }
+    this.scheduler.runUntil(until);
+    await drainMicrotasks();
+  }
+
+  /** Runs until `done()` holds (checked every `stepMs`) or `maxMs` passed; returns the time it took, or undefined. */
+  async runUntil(done: () => boolean, maxMs: number, stepMs = 10): Promise<number | undefined> {
+    const start = this.now;
+    while (this.now - start <= maxMs) {
+      if (done()) return this.now - start;
+      await this.run(stepMs);
+    }
+    return done() ? this.now - start : undefined;
+  }
+
+  /** Kills node `index` without a goodbye: timers stop, in-flight messages and commits are lost. */
+  crash(index: number): void {
+    const node = this.nodes[index];
+    if (!node) return;
+    node.stop();
+    this.storages[index]?.crash();
+    this.network.detach(this.ids[index] as NodeId);
+    this.nodes[index] = undefined;
+  }
+
+  /** Starts node `index` again from what its storage holds. */
+  async restart(index: number): Promise<EngramNode> {
+    if (this.nodes[index]) this.crash(index);
+    const node = await this.open(index);
+    node.start(this.ids.filter((_, j) => j !== index));
+    return node;
+  }
+
+  partition(groups: readonly (readonly number[])[]): void {
+    this.network.partition(groups.map((group) => group.map((i) => this.ids[i] as NodeId)));
+  }
+
+  /** Messages from `from` nodes to `to` nodes are dropped; the other direction still flows. */
+  cutOneWay(from: readonly number[], to: readonly number[]): void {
+    for (const a of from) for (const b of to) this.network.cut(this.ids[a] as NodeId, this.ids[b] as NodeId);
+  }
+
+  heal(): void {
+    this.network.healAll();
+  }
+
+  /** Every live node has the same Merkle root. */
+  converged(): boolean {
+    const roots = new Set(this.liveIndexes().map((i) => this.node(i).merkleRoot()));
+    return roots.size <= 1;
+  }
+}

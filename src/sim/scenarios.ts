@@ -1,0 +1,466 @@
+/**
+ * The fault menu and the scenario runner: a 5-node (or N-node) cluster warms up, writes while
+ * healthy, suffers a fault while every side keeps writing, heals, and is judged by the checker.
+ * Measures what the product promises: detection time, throughput during the fault, heal time
+ * and traffic, lost writes, convergence, and clock bytes per message.
+ */
+import type { EngramConfig } from '../core/config.js';
+import type { HealReport } from '../core/heal.js';
+import type { EngramNode } from '../core/node.js';
+import { SeededRandom } from '../core/random.js';
+import type { NodeId } from '../core/types.js';
+import { checkReplicas, divergenceFromUnion, type CheckReport } from './checker.js';
+import { SimCluster } from './cluster.js';
+import { History } from './history.js';
+
+export const SCENARIOS = {
+  none: 'no fault: a healthy cluster writing (the baseline)',
+  halves: 'symmetric split into two halves (3|2 on 5 nodes)',
+  isolate: 'one node cut off from all others',
+  majority: 'a minority of floor(n/3) nodes, the first (seed) node among them, cut off from the majority',
+  'three-way': 'symmetric split into three groups',
+  bridge: 'two halves that cannot reach each other, and one node that reaches both',
+  'one-way': 'the first half cannot send to the second; the other direction still flows',
+  flapping: 'halves cut and healed again and again during the fault window',
+  crash: 'halves split, and one node on each side crashes and restarts from storage mid-partition',
+  'crash-restart': 'no split; one node crashes and later restarts from its storage',
+  random: 'one of the above chosen by the seed, with random link loss up to 5%',
+  failure: 'detection at scale: one node crashes; no workload (use with --nodes 1000)',
+} as const;
+
+export type ScenarioName = keyof typeof SCENARIOS;
+
+export interface ScenarioOptions {
+  readonly nodes: number;
+  readonly scenario: ScenarioName;
+  readonly seed: number;
+  /** Writes to make (acknowledged) during the fault window. */
+  readonly updates: number;
+  readonly config?: Partial<EngramConfig>;
+  /** Link loss probability. */
+  readonly loss?: number;
+  readonly warmupMs?: number;
+  readonly healthyMs?: number;
+  /** The fault lasts at least this long (and until `updates` writes were acknowledged). */
+  readonly minFaultMs?: number;
+  readonly healTimeoutMs?: number;
+  /** Client think time between a write's ack and the next write. */
+  readonly thinkMs?: number;
+  /**
+   * Members the cluster has had in the past: that many extra nodes join, each writes one memory,
+   * and leave before the measured phases, so every node clock carries that many more entries.
+   */
+  readonly pastMembers?: number;
+  /** Called with a line of progress (virtual time, phase) for long runs. */
+  readonly progress?: (line: string) => void;
+}
+
+export interface Percentiles {
+  readonly p50: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+  readonly n: number;
+}
+
+export interface ScenarioResult {
+  readonly scenario: ScenarioName;
+  /** The shape actually run (differs from `scenario` for random). */
+  readonly shape: ScenarioName;
+  readonly nodes: number;
+  readonly seed: number;
+  readonly updates: number;
+  readonly detectionMs: Percentiles & { readonly undetected: number };
+  readonly throughputRatio: number | null;
+  readonly writesPerSecond: { readonly healthy: number; readonly duringFault: number };
+  readonly heal: {
+    readonly ms: number | null;
+    readonly divergentRecords: number;
+    readonly recordsShipped: number;
+    readonly bytesShipped: number;
+    readonly sessions: number;
+    readonly shippedPerDivergent: number | null;
+  };
+  readonly lostWrites: number;
+  readonly converged: boolean;
+  readonly conflicts: { readonly total: number; readonly notSurfaced: number };
+  readonly clockBytes: { readonly median: number; readonly p99: number; readonly max: number; readonly messages: number };
+  readonly gistsIdentical: boolean;
+  /** Writes learned in heals, by writer and generation, with the writer's visible set then. */
+  readonly sides: readonly { writer: NodeId; generation: number; visible: readonly NodeId[] | null; versions: number }[];
+  readonly check: CheckReport;
+  readonly virtualMs: number;
+  readonly realMs: number;
+  /** failure scenario: probe periods until every node suspects / declares dead the crashed node. */
+  readonly failure?: { readonly suspectedByAllMs: number | null; readonly deadByAllMs: number | null; readonly periodsToSuspect: number | null; readonly periodsToDead: number | null };
+}
+
+const WORDS = [
+  'garden', 'tomato', 'recipe', 'meeting', 'project', 'deadline', 'travel', 'berlin', 'coffee', 'budget',
+  'music', 'guitar', 'lesson', 'doctor', 'appointment', 'birthday', 'present', 'library', 'novel', 'train',
+];
+
+interface Cut {
+  readonly at: number;
+  readonly pending: Map<number, Set<number>>;
+}
+
+export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
+  const started = Date.now();
+  const picker = new SeededRandom(options.seed ^ 0x5bd1e995);
+  let shape: ScenarioName = options.scenario;
+  let loss = options.loss ?? 0;
+  if (shape === 'random') {
+    const shapes = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'random' && name !== 'failure');
+    shape = shapes[picker.int(shapes.length)] as ScenarioName;
+    loss = options.loss ?? Math.floor(picker.next() * 5) / 100;
+  }
+  const pastMembers = options.pastMembers ?? 0;
+  const cluster = await SimCluster.create({
+    nodes: options.nodes + pastMembers,
+    seed: options.seed,
+    config: options.config,
+    link: { loss },
+  });
+  const n = options.nodes;
+  const all = [...Array(n).keys()];
+  const history = new History();
+  const live = () => cluster.liveIndexes().filter((i) => i < n).map((i) => cluster.node(i));
+  const reports: HealReport[] = [];
+  const cuts: Cut[] = [];
+  const detectionSamples: number[] = [];
+  let undetected = 0;
+  const failureWatch = { suspectedBy: new Set<number>(), deadBy: new Set<number>(), suspectedAt: null as number | null, deadAt: null as number | null, target: '' };
+
+  const watch = (index: number, node: EngramNode) => {
+    node.on('heal', (report) => reports.push(report));
+    node.on('membership', ({ member }) => {
+      for (const cut of cuts) {
+        const targets = cut.pending.get(index);
+        if (!targets) continue;
+        const down = [...targets].every((target) => {
+          const state = node.members().find((m) => m.id === cluster.ids[target])?.state;
+          return state !== undefined && state !== 'alive';
+        });
+        if (down) {
+          detectionSamples.push(cluster.now - cut.at);
+          cut.pending.delete(index);
+        }
+      }
+      if (failureWatch.target && member.id === failureWatch.target) {
+        if (member.state !== 'alive') failureWatch.suspectedBy.add(index);
+        if (member.state === 'dead') failureWatch.deadBy.add(index);
+      }
+    });
+  };
+  cluster.nodes.forEach((node, i) => node && watch(i, node));
+  cluster.onNodeOpened = watch;
+
+  const startCut = (pairs: readonly (readonly [number, number])[]) => {
+    const pending = new Map<number, Set<number>>();
+    for (const [observer, target] of pairs) {
+      if (!cluster.nodes[observer] || !cluster.nodes[target]) continue;
+      let set = pending.get(observer);
+      if (!set) pending.set(observer, (set = new Set()));
+      set.add(target);
+    }
+    if (pending.size > 0) cuts.push({ at: cluster.now, pending });
+  };
+  const closeCuts = () => {
+    for (const cut of cuts) undetected += cut.pending.size;
+    cuts.length = 0;
+  };
+
+  // ---- warm up: everyone joins and sees everyone.
+  await cluster.run(options.warmupMs ?? 3_000);
+  const clockBaseline = new Map<number, number>();
+  if (pastMembers > 0) {
+    await Promise.all(
+      Array.from({ length: pastMembers }, (_, k) => cluster.node(n + k).remember({ content: `hello from past member ${k}` })),
+    );
+    await cluster.run(1_000);
+    await Promise.all(Array.from({ length: pastMembers }, (_, k) => cluster.node(n + k).leave()));
+    await cluster.run(2_000);
+    for (const node of cluster.nodes.slice(0, n)) {
+      for (const [bytes, count] of node?.stats().clockBytes ?? []) clockBaseline.set(bytes, (clockBaseline.get(bytes) ?? 0) + count);
+    }
+  }
+
+  if (shape === 'failure') {
+    const victim = 0;
+    failureWatch.target = cluster.ids[victim] as NodeId;
+    const crashAt = cluster.now;
+    cluster.crash(victim);
+    const others = n - 1;
+    const suspected = await cluster.runUntil(() => failureWatch.suspectedBy.size >= others, 120_000, 50);
+    const dead = await cluster.runUntil(() => failureWatch.deadBy.size >= others, 600_000, 100);
+    const probe = options.config?.probeIntervalMs ?? cluster.node(1).config.probeIntervalMs;
+    const suspectedAt = suspected === undefined ? null : cluster.now - crashAt - (dead ?? 0);
+    const deadAt = dead === undefined || suspected === undefined ? null : (suspected ?? 0) + dead;
+    return finish({
+      failure: {
+        suspectedByAllMs: suspectedAt,
+        deadByAllMs: deadAt,
+        periodsToSuspect: suspectedAt === null ? null : Math.ceil(suspectedAt / probe),
+        periodsToDead: deadAt === null ? null : Math.ceil(deadAt / probe),
+      },
+      healthyRate: 0,
+      faultRate: 0,
+      healMs: null,
+      divergent: 0,
+      healStart: cluster.now,
+    });
+  }
+
+  // ---- workload: one closed-loop client per node.
+  const thinkMs = options.thinkMs ?? 2;
+  const clientEpoch = new Map<number, number>();
+  let writing = true;
+  const sharedIds: string[] = [];
+  const sleep = (ms: number) => new Promise<void>((resolve) => cluster.scheduler.setTimer(ms, resolve));
+  const client = async (index: number, epoch: number) => {
+    const random = new SeededRandom(options.seed * 31 + index * 7 + epoch);
+    const ownIds: string[] = [];
+    while (writing && clientEpoch.get(index) === epoch) {
+      const node = cluster.nodes[index];
+      if (!node || node.isStopped) return;
+      const roll = random.next();
+      const pool = random.next() < 0.6 ? ownIds : sharedIds;
+      const existing = pool.length > 0 ? pool[random.int(pool.length)] : undefined;
+      const content = `${WORDS[random.int(WORDS.length)]} ${WORDS[random.int(WORDS.length)]} ${random.int(1000)}`;
+      if (roll < 0.05 && existing && node.recordCount > 0) {
+        const operation = history.invoke('forget', node.id, cluster.now, existing);
+        try {
+          const result = await node.forget(existing);
+          history.ok(operation, cluster.now, result.id, result.dot);
+        } catch (error) {
+          history.fail(operation, cluster.now, error);
+        }
+      } else {
+        const id = roll < 0.35 ? existing : undefined;
+        const operation = history.invoke('remember', node.id, cluster.now, id, content);
+        try {
+          const result = await node.remember({
+            content,
+            tags: [WORDS[random.int(WORDS.length)] as string],
+            confidence: 0.5 + random.int(51) / 100,
+            ...(id ? { id } : {}),
+          });
+          history.ok(operation, cluster.now, result.id, result.dot);
+          if (!id) {
+            ownIds.push(result.id);
+            sharedIds.push(result.id);
+          }
+        } catch (error) {
+          history.fail(operation, cluster.now, error);
+        }
+      }
+      await sleep(thinkMs);
+    }
+  };
+  const startClient = (index: number) => {
+    const epoch = (clientEpoch.get(index) ?? 0) + 1;
+    clientEpoch.set(index, epoch);
+    void client(index, epoch);
+  };
+  all.forEach(startClient);
+
+  // ---- healthy phase: the throughput baseline.
+  const healthyStart = cluster.now;
+  await cluster.run(options.healthyMs ?? 2_000);
+  const healthyEnd = cluster.now;
+  const healthyRate = (history.acknowledgedBetween(healthyStart, healthyEnd) * 1000) / (healthyEnd - healthyStart);
+
+  // ---- the fault.
+  const half = Math.ceil(n / 2);
+  const sideA = all.slice(0, half);
+  const sideB = all.slice(half);
+  const across = (a: readonly number[], b: readonly number[]) => {
+    const pairs: [number, number][] = [];
+    for (const x of a) for (const y of b) pairs.push([x, y], [y, x]);
+    return pairs;
+  };
+  const crashed = new Set<number>();
+  const applyFault = () => {
+    switch (shape) {
+      case 'none':
+      case 'crash-restart':
+        return;
+      case 'halves':
+      case 'flapping':
+      case 'crash':
+        cluster.partition([sideA, sideB]);
+        return startCut(across(sideA, sideB));
+      case 'isolate': {
+        const alone = [n - 1];
+        cluster.partition([alone, all.slice(0, n - 1)]);
+        return startCut(across(alone, all.slice(0, n - 1)));
+      }
+      case 'majority': {
+        const minority = all.slice(0, Math.max(1, Math.floor(n / 3)));
+        const majority = all.slice(minority.length);
+        cluster.partition([minority, majority]);
+        return startCut(across(minority, majority));
+      }
+      case 'three-way': {
+        const size = Math.ceil(n / 3);
+        const groups = [all.slice(0, size), all.slice(size, 2 * size), all.slice(2 * size)].filter((g) => g.length > 0);
+        cluster.partition(groups);
+        const pairs: [number, number][] = [];
+        for (const [i, g] of groups.entries()) for (const [j, h] of groups.entries()) if (i < j) pairs.push(...across(g, h));
+        return startCut(pairs);
+      }
+      case 'bridge': {
+        const bridge = Math.floor(n / 2);
+        const left = all.slice(0, bridge);
+        const right = all.slice(bridge + 1);
+        cluster.partition([left, right]);
+        // No detection pairs: indirect probes through the bridge keep both sides alive to each other.
+        return;
+      }
+      case 'one-way':
+        cluster.cutOneWay(sideA, sideB);
+        return startCut(across(sideA, sideB));
+    }
+  };
+  const faultStart = cluster.now;
+  const ackedBefore = history.acknowledged().length;
+  applyFault();
+  options.progress?.(`fault ${shape} at ${faultStart} ms`);
+  const minFaultMs = options.minFaultMs ?? 3_000;
+  let flapCut = true;
+  let lastFlap = faultStart;
+  while (cluster.now - faultStart < minFaultMs || history.acknowledged().length - ackedBefore < options.updates) {
+    await cluster.run(100);
+    const elapsed = cluster.now - faultStart;
+    if (shape === 'flapping' && cluster.now - lastFlap >= (flapCut ? 1_500 : 500)) {
+      lastFlap = cluster.now;
+      flapCut = !flapCut;
+      if (flapCut) {
+        cluster.partition([sideA, sideB]);
+        startCut(across(sideA, sideB));
+      } else {
+        closeCuts();
+        cluster.heal();
+      }
+    }
+    if ((shape === 'crash' || shape === 'crash-restart') && elapsed >= 1_000 && crashed.size === 0) {
+      const victims = shape === 'crash' ? [sideA[sideA.length - 1] as number, sideB[sideB.length - 1] as number] : [n - 1];
+      for (const victim of victims) {
+        cluster.crash(victim);
+        crashed.add(victim);
+      }
+    }
+    if (crashed.size > 0 && elapsed >= 2_500) {
+      for (const victim of crashed) {
+        if (!cluster.nodes[victim]) {
+          await cluster.restart(victim);
+          startClient(victim);
+        }
+      }
+    }
+    if (elapsed > 600_000) break;
+  }
+  const faultEnd = cluster.now;
+  const faultRate = ((history.acknowledged().length - ackedBefore) * 1000) / (faultEnd - faultStart);
+
+  // ---- heal: stop writing, let in-flight writes finish, reconnect everything.
+  writing = false;
+  await cluster.run(20);
+  for (const victim of crashed) if (!cluster.nodes[victim]) await cluster.restart(victim);
+  closeCuts();
+  const divergent = divergenceFromUnion(live());
+  const healStart = cluster.now;
+  cluster.heal();
+  options.progress?.(`heal at ${healStart} ms, ${divergent} divergent record copies`);
+  const healMs = await cluster.runUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
+  // Let the last heal sessions finish their handshakes so their reports count.
+  await cluster.run(Math.max(3_000, cluster.node(0).config.healStepTimeoutMs + 500));
+  return finish({ healthyRate, faultRate, healMs: healMs ?? null, divergent, healStart });
+
+  function finish(measured: {
+    healthyRate: number;
+    faultRate: number;
+    healMs: number | null;
+    divergent: number;
+    healStart: number;
+    failure?: ScenarioResult['failure'];
+  }): ScenarioResult {
+    const replicas = live();
+    const check = checkReplicas(history, replicas);
+    const healReports = reports.filter((report) => report.finishedAt >= measured.healStart);
+    const clock = new Map<number, number>();
+    for (const node of replicas) for (const [bytes, count] of node.stats().clockBytes) clock.set(bytes, (clock.get(bytes) ?? 0) + count);
+    // Only messages sent after the past members left count: the figure is for the cluster as it is now.
+    for (const [bytes, count] of clockBaseline) clock.set(bytes, (clock.get(bytes) ?? 0) - count);
+    const gists = replicas.map((node) => JSON.stringify(node.gists()));
+    const sides = new Map<string, { writer: NodeId; generation: number; visible: readonly NodeId[] | null; versions: number }>();
+    for (const report of healReports) {
+      for (const side of report.sides) {
+        const key = `${side.writer}/${side.generation}`;
+        const entry = sides.get(key) ?? { writer: side.writer, generation: side.generation, visible: side.visible ?? null, versions: 0 };
+        entry.versions += side.versions;
+        sides.set(key, entry);
+      }
+    }
+    const recordsShipped = healReports.reduce((sum, report) => sum + report.recordsSent, 0);
+    const detection = percentiles(detectionSamples);
+    return {
+      scenario: options.scenario,
+      shape,
+      nodes: n,
+      seed: options.seed,
+      updates: history.acknowledged().length - (measured.failure ? 0 : ackedBeforeOrZero()),
+      detectionMs: { ...detection, undetected },
+      throughputRatio: measured.healthyRate > 0 ? round(measured.faultRate / measured.healthyRate, 4) : null,
+      writesPerSecond: { healthy: round(measured.healthyRate, 1), duringFault: round(measured.faultRate, 1) },
+      heal: {
+        ms: measured.healMs,
+        divergentRecords: measured.divergent,
+        recordsShipped,
+        bytesShipped: healReports.reduce((sum, report) => sum + report.bytesSent, 0),
+        sessions: healReports.filter((report) => report.role === 'initiator' && report.outcome !== 'busy').length,
+        shippedPerDivergent: measured.divergent > 0 ? round(recordsShipped / measured.divergent, 4) : null,
+      },
+      lostWrites: check.lostWrites,
+      converged: check.converged,
+      conflicts: { total: check.conflicts, notSurfaced: check.conflictsNotSurfaced },
+      clockBytes: histogramStats(clock),
+      gistsIdentical: gists.every((gist) => gist === gists[0]),
+      sides: [...sides.values()].sort((a, b) => (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.generation - b.generation)),
+      check,
+      virtualMs: cluster.now,
+      realMs: Date.now() - started,
+      ...(measured.failure ? { failure: measured.failure } : {}),
+    };
+  }
+
+  function ackedBeforeOrZero(): number {
+    return ackedBefore;
+  }
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+export function percentiles(samples: readonly number[]): Percentiles {
+  if (samples.length === 0) return { p50: null, p99: null, max: null, n: 0 };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+  return { p50: round(at(0.5), 1), p99: round(at(0.99), 1), max: round(sorted[sorted.length - 1] as number, 1), n: sorted.length };
+}
+
+function histogramStats(histogram: ReadonlyMap<number, number>): ScenarioResult['clockBytes'] {
+  const entries = [...histogram.entries()].sort((a, b) => a[0] - b[0]);
+  const total = entries.reduce((sum, [, count]) => sum + count, 0);
+  const quantile = (q: number) => {
+    let seen = 0;
+    for (const [bytes, count] of entries) {
+      seen += count;
+      if (seen >= q * total) return bytes;
+    }
+    return entries[entries.length - 1]?.[0] ?? 0;
+  };
+  return { median: quantile(0.5), p99: quantile(0.99), max: entries[entries.length - 1]?.[0] ?? 0, messages: total };
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { EngramError } from '../src/core/errors.js';
+import { PARTIAL_VISIBILITY_WARNING } from '../src/core/visibility.js';
+import { SimCluster } from '../src/sim/cluster.js';
+
+async function cluster(nodes: number, seed = 1) {
+  const sim = await SimCluster.create({ nodes, seed });
+  await sim.run(2_000);
+  return sim;
+}
+
+describe('EngramNode', () => {
+  it('a write resolves only after storage has committed it', async () => {
+    const sim = await cluster(1);
+    const before = sim.storages[0]!.recordCount;
+    const pending = sim.node(0).remember({ content: 'buy tomatoes', tags: ['garden'] });
+    let resolved = false;
+    void pending.then(() => (resolved = true));
+    await Promise.resolve();
+    expect(resolved).toBe(false);
+    await sim.run(5);
+    expect(resolved).toBe(true);
+    expect(sim.storages[0]!.recordCount).toBe(before + 1);
+  });
+
+  it('a write on one node is recalled on every node', async () => {
+    const sim = await cluster(3);
+    const { id } = await runWhile(sim, sim.node(0).remember({ content: 'meeting in berlin', tags: ['travel'], confidence: 0.8 }));
+    await sim.run(200);
+    for (const i of [0, 1, 2]) {
+      const result = sim.node(i).recall({ text: 'berlin' });
+      expect(result.results.map((item) => item.id)).toEqual([id]);
+      expect(result.results[0]?.adjustedConfidence).toBeCloseTo(0.8);
+      expect(result.warning).toBeUndefined();
+    }
+  });
+
+  it('during a partition reads carry the penalty and the warning, and writes still succeed', async () => {
+    const sim = await cluster(5);
+    sim.partition([[0, 1, 2], [3, 4]]);
+    await sim.run(3_000);
+    const { id } = await runWhile(sim, sim.node(3).remember({ content: 'written in the minority', confidence: 1 }));
+    const minority = sim.node(3).recall({ text: 'minority' });
+    expect(minority.visibility).toMatchObject({ visible: 2, total: 5 });
+    expect(minority.warning).toBe(PARTIAL_VISIBILITY_WARNING);
+    expect(minority.results[0]?.id).toBe(id);
+    expect(minority.results[0]?.adjustedConfidence).toBeLessThan(0.8);
+    expect(sim.node(0).visibility()).toMatchObject({ visible: 3, total: 5 });
+    expect(sim.node(0).recall({ text: 'minority' }).results).toEqual([]);
+    sim.heal();
+    await sim.runUntil(() => sim.converged() && sim.node(0).visibility().ratio === 1, 10_000);
+    expect(sim.node(0).recall({ text: 'minority' }).results[0]?.id).toBe(id);
+    expect(sim.node(0).recall({}).warning).toBeUndefined();
+  });
+
+  it('concurrent edits on two sides of a partition are both kept and queued as a conflict', async () => {
+    const sim = await cluster(4);
+    const { id } = await runWhile(sim, sim.node(0).remember({ content: 'the meeting is at 10', confidence: 0.8 }));
+    await sim.run(200);
+    sim.partition([[0, 1], [2, 3]]);
+    await sim.run(2_000);
+    await runWhile(sim, sim.node(0).remember({ id, content: 'the meeting is at 11', confidence: 0.8 }));
+    await runWhile(sim, sim.node(2).remember({ id, content: 'the meeting is at 12', confidence: 0.75 }));
+    sim.heal();
+    await sim.runUntil(() => sim.converged(), 10_000);
+    for (const i of [0, 1, 2, 3]) {
+      const record = await sim.node(i).get(id);
+      expect(record?.siblings.map((sibling) => sibling.content).sort()).toEqual(['the meeting is at 11', 'the meeting is at 12']);
+      expect(sim.node(i).conflicts().map((conflict) => conflict.id)).toEqual([id]);
+    }
+    const keep = (await sim.node(3).get(id))!.siblings.find((sibling) => sibling.content.endsWith('12'))!.dot;
+    await runWhile(sim, sim.node(3).resolve(id, { keep }));
+    await sim.runUntil(() => sim.converged(), 10_000);
+    for (const i of [0, 1, 2, 3]) {
+      const record = await sim.node(i).get(id);
+      expect(record?.siblings.map((sibling) => sibling.content)).toEqual(['the meeting is at 12']);
+      expect(sim.node(i).conflicts()).toEqual([]);
+    }
+  });
+
+  it('a forgotten memory is no longer recalled anywhere', async () => {
+    const sim = await cluster(3);
+    const { id } = await runWhile(sim, sim.node(0).remember({ content: 'secret garden' }));
+    await sim.run(200);
+    await runWhile(sim, sim.node(1).forget(id));
+    await sim.runUntil(() => sim.converged(), 5_000);
+    for (const i of [0, 1, 2]) expect(sim.node(i).recall({ text: 'garden' }).results).toEqual([]);
+  });
+
+  it('a restarted node comes back with its memories, its counter and a higher incarnation', async () => {
+    const sim = await cluster(3);
+    const first = await runWhile(sim, sim.node(2).remember({ content: 'before the crash' }));
+    const incarnation = sim.node(2).members().find((member) => member.id === 'n2')!.incarnation;
+    sim.crash(2);
+    await sim.run(3_000);
+    const node = await sim.restart(2);
+    expect((await node.get(first.id))?.siblings[0]?.content).toBe('before the crash');
+    const second = await runWhile(sim, node.remember({ content: 'after the restart' }));
+    expect(second.dot.counter).toBeGreaterThan(first.dot.counter);
+    expect(node.members().find((member) => member.id === 'n2')!.incarnation).toBeGreaterThan(incarnation);
+    await sim.runUntil(() => sim.converged() && sim.node(0).visibility().ratio === 1, 10_000);
+    expect(sim.node(0).recall({ text: 'restart' }).results).toHaveLength(1);
+  });
+
+  it('refuses bad input with typed errors and writes nothing', async () => {
+    const sim = await cluster(1);
+    const node = sim.node(0);
+    const bad: unknown[] = [
+      { content: 42 },
+      { content: 'x', confidence: 1.5 },
+      { content: 'x', confidence: Number.NaN },
+      { content: 'x', tags: 'garden' },
+      { content: 'x', tags: [''] },
+      { content: 'x', id: '' },
+      { content: 'x'.repeat(20_000) },
+    ];
+    for (const input of bad) {
+      await expect(node.remember(input as never)).rejects.toMatchObject({ name: 'EngramError', code: 'invalid-argument' });
+    }
+    await expect(runWhile(sim, node.forget('no-such-id'))).rejects.toBeInstanceOf(EngramError);
+    expect(node.recordCount).toBe(0);
+  });
+
+  it('a storage failure rejects the write with storage-failed and leaves state unchanged', async () => {
+    const sim = await cluster(1);
+    const node = sim.node(0);
+    const root = node.merkleRoot();
+    sim.storages[0]!.failCommits = new Error('QuotaExceededError');
+    await expect(runWhile(sim, node.remember({ content: 'will not fit' }))).rejects.toMatchObject({ code: 'storage-failed' });
+    expect(node.recordCount).toBe(0);
+    expect(node.merkleRoot()).toBe(root);
+    sim.storages[0]!.failCommits = undefined;
+    const { dot } = await runWhile(sim, node.remember({ content: 'fits now' }));
+    expect(dot.counter).toBe(1);
+  });
+});
+
+/** Advances virtual time until the promise settles. */
+async function runWhile<T>(sim: SimCluster, promise: Promise<T>): Promise<T> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await sim.runUntil(() => settled, 10_000, 1);
+  return promise;
+}

@@ -1,0 +1,153 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PeerLink } from '../src/core/clock-codec.js';
+import { DecodeError } from '../src/core/errors.js';
+import { decodeMessage, encodeMessage, WIRE_VERSION, type Message } from '../src/core/wire.js';
+import type { MemoryRecord } from '../src/core/types.js';
+
+const record: MemoryRecord = {
+  id: 'm-1',
+  siblings: [
+    {
+      dot: { node: 'alice', counter: 3 },
+      context: { alice: 2, bob: 7 },
+      content: 'buy tomatoes',
+      tags: ['garden', 'shopping'],
+      confidence: 0.75,
+      deleted: false,
+      createdAt: 1000,
+      author: 'bob',
+      writtenAt: 2000,
+      generation: 4,
+    },
+  ],
+};
+
+const hash = (seed: number) => Uint8Array.from({ length: 8 }, (_, i) => (seed * 31 + i) & 0xff);
+
+const EVERY_MESSAGE: Message[] = [
+  { type: 'swim', swim: { type: 'ping', seq: 5, rumours: [{ kind: 'suspect', node: 'carol', incarnation: 2, from: 'alice' }] } },
+  { type: 'swim', swim: { type: 'ack', seq: 5, rumours: [] } },
+  { type: 'swim', swim: { type: 'ping-req', seq: 9, target: 'carol', rumours: [{ kind: 'alive', node: 'bob', incarnation: 1, from: 'bob' }] } },
+  { type: 'swim', swim: { type: 'nack', seq: 9, rumours: [] } },
+  { type: 'swim', swim: { type: 'sync', reply: true, members: [{ node: 'dave', state: 'left', incarnation: 3 }] } },
+  { type: 'replicate', records: [record] },
+  {
+    type: 'heal-open',
+    session: 77,
+    root: hash(1),
+    keyCount: 10_000,
+    generations: [{ node: 'alice', entries: [{ generation: 2, since: 1234, visible: ['alice', 'bob'], partial: true }] }],
+  },
+  { type: 'heal-reply', session: 77, status: 'accept', root: hash(2), keyCount: 3, generations: [] },
+  { type: 'heal-level', session: 77, level: 2, nodes: [{ index: 17, hash: hash(3) }] },
+  { type: 'heal-keys', session: 77, level: 3, buckets: [{ index: 4095, entryHashes: [hash(4), hash(5)] }] },
+  { type: 'heal-want', session: 77, want: [hash(6)], sending: 12 },
+  { type: 'heal-records', session: 77, records: [record], final: true },
+  { type: 'heal-done', session: 77, root: hash(7) },
+  { type: 'heal-abort', session: 77 },
+];
+
+describe('wire format', () => {
+  it('round-trips every message type through a pair of links', () => {
+    const sender = new PeerLink();
+    const receiver = new PeerLink();
+    for (const message of EVERY_MESSAGE) {
+      const encoded = encodeMessage(sender, { alice: 3 }, message);
+      expect(encoded.bytes[0]).toBe(WIRE_VERSION);
+      const decoded = decodeMessage(receiver, encoded.bytes);
+      expect(decoded.message).toEqual(message);
+    }
+    expect(receiver.peerClock()).toEqual({ alice: 3 });
+  });
+
+  it('counts the causal metadata of a replicated version as clock bytes', () => {
+    const encoded = encodeMessage(new PeerLink(), {}, { type: 'replicate', records: [record] });
+    // header (a few bytes) + dot and a two-entry context with first-use id definitions.
+    expect(encoded.clockBytes).toBeGreaterThan(10);
+    expect(encoded.clockBytes).toBeLessThan(encoded.bytes.length);
+  });
+
+  it('rejects a wrong version byte with a typed error', () => {
+    const bytes = encodeMessage(new PeerLink(), {}, EVERY_MESSAGE[0] as Message).bytes;
+    bytes[0] = 99;
+    expect(() => decodeMessage(new PeerLink(), bytes)).toThrowError(expect.objectContaining({ code: 'bad-version' }));
+  });
+
+  it('rejects an unknown message type', () => {
+    expect(() => decodeMessage(new PeerLink(), Uint8Array.of(WIRE_VERSION, 250))).toThrowError(
+      expect.objectContaining({ code: 'unknown-type' }),
+    );
+  });
+
+  it('rejects every truncation of every message with a typed error', () => {
+    for (const message of EVERY_MESSAGE) {
+      const bytes = encodeMessage(new PeerLink(), { alice: 1 }, message).bytes;
+      for (let length = 0; length < bytes.length; length++) {
+        expect(() => decodeMessage(new PeerLink(), bytes.subarray(0, length))).toThrow(DecodeError);
+      }
+    }
+  });
+
+  it('rejects trailing bytes', () => {
+    const bytes = encodeMessage(new PeerLink(), {}, { type: 'heal-abort', session: 1 }).bytes;
+    const longer = new Uint8Array(bytes.length + 1);
+    longer.set(bytes);
+    expect(() => decodeMessage(new PeerLink(), longer)).toThrowError(expect.objectContaining({ code: 'trailing-bytes' }));
+  });
+
+  it('rejects an oversized message before reading it', () => {
+    const huge = new Uint8Array(17 * 1024 * 1024);
+    huge[0] = WIRE_VERSION;
+    expect(() => decodeMessage(new PeerLink(), huge)).toThrowError(expect.objectContaining({ code: 'oversized' }));
+  });
+
+  it('rejects a version whose confidence is outside [0, 1]', () => {
+    const bad = { ...record, siblings: [{ ...record.siblings[0]!, confidence: 1.5 }] };
+    const bytes = encodeMessage(new PeerLink(), {}, { type: 'replicate', records: [bad] }).bytes;
+    expect(() => decodeMessage(new PeerLink(), bytes)).toThrowError(expect.objectContaining({ code: 'bad-value' }));
+  });
+
+  it('random bytes never throw anything but DecodeError and never change the link', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, withVersion) => {
+        const sender = new PeerLink();
+        const receiver = new PeerLink();
+        decodeMessage(receiver, encodeMessage(sender, { alice: 4 }, EVERY_MESSAGE[5] as Message).bytes);
+        const before = receiver.peerClock();
+        const input = withVersion && bytes.length > 0 ? Uint8Array.of(WIRE_VERSION, ...bytes) : bytes;
+        try {
+          decodeMessage(receiver, input);
+        } catch (error) {
+          expect(error).toBeInstanceOf(DecodeError);
+          expect(receiver.peerClock()).toEqual(before);
+        }
+        // The link still works after garbage.
+        const next = decodeMessage(receiver, encodeMessage(sender, { alice: 5 }, EVERY_MESSAGE[1] as Message).bytes);
+        expect(next.message).toEqual(EVERY_MESSAGE[1]);
+        expect(receiver.peerClock().alice).toBe(5);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('mutated valid messages either decode to a message or fail with DecodeError', () => {
+    const encodedMessages = EVERY_MESSAGE.map((message) => encodeMessage(new PeerLink(), { alice: 1, bob: 2 }, message).bytes);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: encodedMessages.length - 1 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        (which, flips) => {
+          const bytes = (encodedMessages[which] as Uint8Array).slice();
+          for (const [position, value] of flips) bytes[position % bytes.length] = value;
+          try {
+            decodeMessage(new PeerLink(), bytes);
+          } catch (error) {
+            expect(error).toBeInstanceOf(DecodeError);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
