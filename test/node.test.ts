@@ -136,12 +136,6 @@ describe('EngramNode', () => {
 });
 
 /** Advances virtual time until the promise settles. */
-async function runWhile<T>(sim: SimCluster, promise: Promise<T>): Promise<T> {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await sim.runUntil(() => settled, 10_000, 1);
-  return promise;
+function runWhile<T>(sim: SimCluster, promise: Promise<T>): Promise<T> {
+  return sim.settle(promise, 10_000);
 }

@@ -28,6 +28,8 @@ describe.each(FAULT_MENU)('scenario %s', (scenario) => {
         warmupMs: 2_000,
         healthyMs: 500,
         minFaultMs: 3_000,
+        // ~40 writes/s per node: enough to diverge on every side, small enough for hundreds of runs.
+        thinkMs: 25,
       });
       expect(result.lostWrites, summary(result)).toBe(0);
       expect(result.converged, summary(result)).toBe(true);
@@ -57,7 +59,7 @@ describe('the product targets in the simulator (5 nodes, default config)', () =>
     const samples: number[] = [];
     for (const scenario of ['halves', 'isolate', 'three-way', 'one-way'] as const) {
       for (let seed = 1; seed <= 5; seed++) {
-        const result = await runScenario({ nodes: 5, scenario, seed, updates: 50, warmupMs: 2_000, healthyMs: 300, minFaultMs: 2_500 });
+        const result = await runScenario({ nodes: 5, scenario, seed, updates: 50, warmupMs: 2_000, healthyMs: 300, minFaultMs: 2_500, thinkMs: 50 });
         expect(result.detectionMs.undetected, summary(result)).toBe(0);
         samples.push(result.detectionMs.max as number);
       }
@@ -76,6 +78,7 @@ describe('the product targets in the simulator (5 nodes, default config)', () =>
       updates: 500,
       warmupMs: 3_000,
       healthyMs: 1_000,
+      thinkMs: 10,
     });
     expect(result.clockBytes.messages).toBeGreaterThan(1_000);
     expect(result.clockBytes.median, JSON.stringify(result.clockBytes)).toBeLessThanOrEqual(16);
@@ -84,7 +87,7 @@ describe('the product targets in the simulator (5 nodes, default config)', () =>
   });
 
   it('the partition generation tells which side wrote what', async () => {
-    const result = await runScenario({ nodes: 5, scenario: 'halves', seed: 4, updates: 300, warmupMs: 2_000, healthyMs: 300 });
+    const result = await runScenario({ nodes: 5, scenario: 'halves', seed: 4, updates: 300, warmupMs: 2_000, healthyMs: 300, thinkMs: 20 });
     const partialSides = result.sides.filter((side) => side.visible !== null && side.visible.length < 5);
     expect(partialSides.length, JSON.stringify(result.sides)).toBeGreaterThan(0);
     // A writer's partial generations saw its own side (and, before detection finished, maybe part of the other).

@@ -41,7 +41,7 @@ const EVERY_MESSAGE: Message[] = [
   },
   { type: 'heal-reply', session: 77, status: 'accept', root: hash(2), keyCount: 3, generations: [] },
   { type: 'heal-level', session: 77, level: 2, nodes: [{ index: 17, hash: hash(3) }] },
-  { type: 'heal-keys', session: 77, level: 3, buckets: [{ index: 4095, entryHashes: [hash(4), hash(5)] }] },
+  { type: 'heal-keys', session: 77, level: 3, buckets: [{ index: 4095, keys: [{ keyHash: hash(4).slice(0, 4), entryHash: hash(5) }] }] },
   { type: 'heal-want', session: 77, want: [hash(6)], sending: 12 },
   { type: 'heal-records', session: 77, records: [record], final: true },
   { type: 'heal-done', session: 77, root: hash(7) },

@@ -13,14 +13,18 @@
  *   both ship heal-records batches, the last one marked final; then heal-done with roots.
  *
  * A node takes part in one session at a time, so it never receives the same record from two
- * peers at once: that keeps shipped records close to the divergent ones.
+ * peers at once: that keeps shipped records close to the divergent ones. For a key both sides
+ * hold in different versions, K first pulls the peer's version and pushes its own back only if
+ * the merge holds something the peer's did not: a replica that is merely behind is not sent
+ * its own stale copy's replacement twice.
  */
 import type { EngramConfig } from './config.js';
-import { toHex } from './digest.js';
+import { digestBytes, recordDigest, toHex } from './digest.js';
+import { canonicalSiblings } from './merge.js';
 import { healLevelFor, type MerkleTree } from './merkle.js';
 import type { Random, Scheduler, TimerHandle } from './ports.js';
 import type { GenerationEntry, MemoryId, MemoryRecord, NodeId, Version } from './types.js';
-import type { GenerationLog, HealBucketKeys, Message } from './wire.js';
+import { KEY_HASH_BYTES, type GenerationLog, type HealBucketKeys, type Message } from './wire.js';
 
 type HealMessage = Extract<Message, { type: `heal-${string}` }>;
 
@@ -105,6 +109,10 @@ interface Session {
   bytesReceived: number;
   /** Entry hash (hex) → id for the buckets we listed in heal-keys, to answer heal-want. */
   listed: Map<string, MemoryId>;
+  /** K side: keys both hold in different versions; pushed back after the peer's version is merged. */
+  contested: Set<MemoryId>;
+  /** Digest (hex) of each record received, to tell whether our merge added anything the peer lacks. */
+  receivedDigests: Map<MemoryId, string>;
   learned: Map<string, { writer: NodeId; generation: number; versions: number }>;
 }
 
@@ -245,7 +253,7 @@ export class Healer {
       const buckets: HealBucketKeys[] = differing.map((index) => {
         const entries = tree.entriesUnder(level, index);
         for (const entry of entries) session.listed.set(toHex(entry.entryHash), entry.id);
-        return { index, entryHashes: entries.map((entry) => entry.entryHash) };
+        return { index, keys: entries.map((entry) => ({ keyHash: keyHashOf(entry.id), entryHash: entry.entryHash })) };
       });
       session.phase = 'keys';
       this.send(session, { type: 'heal-keys', session: session.id, level, buckets });
@@ -261,18 +269,32 @@ export class Healer {
     const want: Uint8Array[] = [];
     for (const bucket of buckets) {
       if (bucket.index >= tree.arity ** level) return this.finish(session, 'aborted');
-      const theirs = new Set(bucket.entryHashes.map(toHex));
+      const theirEntries = new Set(bucket.keys.map((key) => toHex(key.entryHash)));
+      const theirKeys = new Set(bucket.keys.map((key) => toHex(key.keyHash)));
       const mine = new Set<string>();
       for (const entry of tree.entriesUnder(level, bucket.index)) {
         const hex = toHex(entry.entryHash);
         mine.add(hex);
-        if (!theirs.has(hex)) toShip.push(entry.id);
+        if (theirEntries.has(hex)) continue;
+        if (theirKeys.has(toHex(keyHashOf(entry.id)))) session.contested.add(entry.id);
+        else toShip.push(entry.id);
       }
-      for (const hash of bucket.entryHashes) if (!mine.has(toHex(hash))) want.push(hash);
+      for (const key of bucket.keys) if (!mine.has(toHex(key.entryHash))) want.push(key.entryHash);
     }
     this.send(session, { type: 'heal-want', session: session.id, want, sending: toShip.length });
-    if (want.length === 0) session.recordsExpected = session.recordsExpected ?? 0;
-    this.shipRecords(session, toShip);
+    if (want.length === 0) session.recordsExpected = 0;
+    this.shipRecords(session, toShip, session.contested.size === 0);
+  }
+
+  /** K side, once the peer's versions of the contested keys are merged: push back what the peer still lacks. */
+  private shipContested(session: Session): void {
+    const ids: MemoryId[] = [];
+    for (const id of session.contested) {
+      const local = this.host.record(id);
+      if (local && toHex(recordDigest(local)) !== session.receivedDigests.get(id)) ids.push(id);
+    }
+    session.contested.clear();
+    this.shipRecords(session, ids, true);
   }
 
   private onWant(session: Session, want: readonly Uint8Array[], sending: number): void {
@@ -283,26 +305,31 @@ export class Healer {
       const id = session.listed.get(toHex(hash));
       if (id !== undefined) ids.push(id);
     }
-    this.shipRecords(session, ids);
+    this.shipRecords(session, ids, true);
   }
 
-  private shipRecords(session: Session, ids: readonly MemoryId[]): void {
+  private shipRecords(session: Session, ids: readonly MemoryId[], final: boolean): void {
     const batchSize = Math.max(1, this.host.config.maxRecordsPerMessage);
     const records = ids.map((id) => this.host.record(id)).filter((record): record is MemoryRecord => record !== undefined);
-    for (let start = 0; start < records.length || start === 0; start += batchSize) {
+    for (let start = 0; start < records.length || (start === 0 && final); start += batchSize) {
       const batch = records.slice(start, start + batchSize);
-      const final = start + batchSize >= records.length;
-      this.send(session, { type: 'heal-records', session: session.id, records: batch, final });
+      const last = final && start + batchSize >= records.length;
+      this.send(session, { type: 'heal-records', session: session.id, records: batch, final: last });
       session.recordsSent += batch.length;
-      if (final) break;
+      if (last) break;
     }
-    session.sentFinal = true;
+    if (final) session.sentFinal = true;
     this.report(session);
     this.maybeComplete(session);
   }
 
   private onRecords(session: Session, records: readonly MemoryRecord[], final: boolean): void {
     session.recordsReceived += records.length;
+    for (const record of records) {
+      if (session.contested.has(record.id)) {
+        session.receivedDigests.set(record.id, toHex(recordDigest({ id: record.id, siblings: canonicalSiblings(record.siblings) })));
+      }
+    }
     if (final) session.receivedFinal = true;
     const peer = session.peer;
     session.applying = session.applying
@@ -330,9 +357,11 @@ export class Healer {
 
   /** Both directions shipped and everything received is durable: exchange roots. */
   private maybeComplete(session: Session): void {
-    if (!session.sentFinal || !session.receivedFinal) return;
+    if (!session.receivedFinal) return;
+    if (!session.sentFinal && session.contested.size === 0) return;
     void session.applying.then(() => {
       if (this.session !== session) return;
+      if (!session.sentFinal) this.shipContested(session);
       session.phase = 'verifying';
       if (session.role === 'initiator') {
         if (session.doneSent) return;
@@ -367,6 +396,8 @@ export class Healer {
       bytesSent: 0,
       bytesReceived: 0,
       listed: new Map(),
+      contested: new Set(),
+      receivedDigests: new Map(),
       learned: new Map(),
     };
   }
@@ -426,6 +457,13 @@ export class Healer {
     });
   }
 }
+
+/** A short hash of a memory id: lets two sides tell "same key, other version" from "key you lack". */
+function keyHashOf(id: MemoryId): Uint8Array {
+  return digestBytes(textEncoder.encode(id)).subarray(0, KEY_HASH_BYTES);
+}
+
+const textEncoder = new TextEncoder();
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -73,8 +73,10 @@ export interface NodeStats {
   readonly bytesReceived: number;
   readonly decodeErrors: number;
   readonly byType: Readonly<Record<string, { count: number; bytes: number }>>;
-  /** Histogram: clock bytes per sent message → number of messages. */
+  /** Histogram: bytes of the vector clock each sent message carries (its link header) → messages. */
   readonly clockBytes: ReadonlyMap<number, number>;
+  /** Histogram: bytes of causal metadata (dot + context) per replicated version sent → versions. */
+  readonly versionClockBytes: ReadonlyMap<number, number>;
 }
 
 export interface EngramEvents {
@@ -142,6 +144,7 @@ export class EngramNode {
   };
   private readonly byType: Record<string, { count: number; bytes: number }> = {};
   private readonly clockBytesHistogram = new Map<number, number>();
+  private readonly versionClockBytesHistogram = new Map<number, number>();
 
   private constructor(options: EngramNodeOptions, state: NodeState, records: MemoryRecord[]) {
     this.id = options.id;
@@ -398,7 +401,12 @@ export class EngramNode {
   }
 
   stats(): NodeStats {
-    return { ...this.counters, byType: this.byType, clockBytes: this.clockBytesHistogram };
+    return {
+      ...this.counters,
+      byType: this.byType,
+      clockBytes: this.clockBytesHistogram,
+      versionClockBytes: this.versionClockBytesHistogram,
+    };
   }
 
   swimStats(): Readonly<Record<string, number>> {
@@ -693,7 +701,8 @@ export class EngramNode {
     const entry = (this.byType[key] ??= { count: 0, bytes: 0 });
     entry.count += 1;
     entry.bytes += size;
-    this.clockBytesHistogram.set(encoded.clockBytes, (this.clockBytesHistogram.get(encoded.clockBytes) ?? 0) + 1);
+    countInto(this.clockBytesHistogram, encoded.clockBytes);
+    for (const bytes of encoded.versionClockBytes) countInto(this.versionClockBytesHistogram, bytes);
     this.transport.send(to, encoded.bytes);
     return size;
   }
@@ -771,6 +780,10 @@ function validateId(id: unknown): void {
   if (typeof id !== 'string' || id.length === 0 || new TextEncoder().encode(id).length > WIRE_LIMITS.idBytes) {
     throw new EngramError('invalid-argument', `memory id must be a non-empty string of at most ${WIRE_LIMITS.idBytes} bytes`);
   }
+}
+
+function countInto(histogram: Map<number, number>, value: number): void {
+  histogram.set(value, (histogram.get(value) ?? 0) + 1);
 }
 
 /** Total order used by tests to compare sibling sets independent of insertion order. */

@@ -41,9 +41,17 @@ export interface GenerationLog {
 
 export type HealStatus = 'accept' | 'busy' | 'equal';
 
+/** One key in a heal-keys listing: a short hash of the memory id and the entry hash (id + record digest). */
+export interface HealKey {
+  readonly keyHash: Uint8Array;
+  readonly entryHash: Uint8Array;
+}
+
+export const KEY_HASH_BYTES = 4;
+
 export interface HealBucketKeys {
   readonly index: number;
-  readonly entryHashes: readonly Uint8Array[];
+  readonly keys: readonly HealKey[];
 }
 
 export type Message =
@@ -101,12 +109,15 @@ const HEAL_STATUSES: readonly HealStatus[] = ['accept', 'busy', 'equal'];
 
 export interface Encoded {
   readonly bytes: Uint8Array;
-  /** Bytes of causal metadata in the message: the link header plus every version's dot and context. */
+  /** The vector clock every message carries: the link header (seq, ack, node-clock delta). */
   readonly clockBytes: number;
+  /** The causal metadata of each replicated version in the message (its dot and context), one entry per version. */
+  readonly versionClockBytes: readonly number[];
 }
 
 export interface Decoded {
   readonly message: Message;
+  /** Bytes of the link header (the message's vector clock). */
   readonly clockBytes: number;
   /** The sender's node-clock entries that this message carried. */
   readonly clockDelta: VersionVector;
@@ -117,11 +128,13 @@ export function encodeMessage(link: PeerLink, clock: VersionVector, message: Mes
   const w = new ByteWriter(256);
   const frame = link.beginOutbound(clock);
   w.u8(WIRE_VERSION).u8(TYPE_CODES[message.type]);
+  const headerStart = w.size;
   frame.writeHeader(w);
+  const clockBytes = w.size - headerStart;
   const body = new BodyWriter(w, frame);
   body.message(message);
   frame.commit();
-  return { bytes: w.finish(), clockBytes: frame.clockBytes + body.versionClockBytes };
+  return { bytes: w.finish(), clockBytes, versionClockBytes: body.versionClockBytes };
 }
 
 /**
@@ -141,16 +154,18 @@ export function decodeMessage(link: PeerLink, bytes: Uint8Array): Decoded {
   const type = TYPES_BY_CODE.get(code);
   if (!type) throw new DecodeError('unknown-type', `unknown message type ${code}`);
   const frame = link.beginInbound();
+  const headerStart = r.position;
   frame.readHeader(r);
+  const clockBytes = r.position - headerStart;
   const body = new BodyReader(r, frame);
   const message = body.message(type);
   r.end();
   frame.commit();
-  return { message, clockBytes: frame.clockBytes + body.versionClockBytes, clockDelta: frame.clockDelta };
+  return { message, clockBytes, clockDelta: frame.clockDelta };
 }
 
 class BodyWriter {
-  versionClockBytes = 0;
+  readonly versionClockBytes: number[] = [];
 
   constructor(
     private readonly w: ByteWriter,
@@ -181,8 +196,8 @@ class BodyWriter {
       case 'heal-keys':
         w.varint(message.session).varint(message.level).varint(message.buckets.length);
         for (const bucket of message.buckets) {
-          w.varint(bucket.index).varint(bucket.entryHashes.length);
-          for (const hash of bucket.entryHashes) w.raw(hash);
+          w.varint(bucket.index).varint(bucket.keys.length);
+          for (const key of bucket.keys) w.raw(key.keyHash).raw(key.entryHash);
         }
         return;
       case 'heal-want':
@@ -242,7 +257,7 @@ class BodyWriter {
       this.ref(node);
       w.varint(version.context[node] as number);
     }
-    this.versionClockBytes += w.size - before;
+    this.versionClockBytes.push(w.size - before);
     w.string(version.content).varint(version.tags.length);
     for (const tag of version.tags) w.string(tag);
     w.f64(version.confidence).bool(version.deleted).f64(version.createdAt);
@@ -265,7 +280,6 @@ class BodyWriter {
 }
 
 class BodyReader {
-  versionClockBytes = 0;
 
   constructor(
     private readonly r: ByteReader,
@@ -320,12 +334,15 @@ class BodyReader {
         let total = 0;
         for (let i = 0; i < length; i++) {
           const index = r.varint('bucket index');
-          const hashes = this.count(WIRE_LIMITS.hashes, 'entry count');
-          total += hashes;
-          if (total > WIRE_LIMITS.hashes) throw new DecodeError('oversized', 'too many entry hashes');
-          const entryHashes: Uint8Array[] = [];
-          for (let j = 0; j < hashes; j++) entryHashes.push(this.hash('entry hash'));
-          buckets.push({ index, entryHashes });
+          const keyCount = this.count(WIRE_LIMITS.hashes, 'key count');
+          total += keyCount;
+          if (total > WIRE_LIMITS.hashes) throw new DecodeError('oversized', 'too many keys');
+          const keys: HealKey[] = [];
+          for (let j = 0; j < keyCount; j++) {
+            const keyHash = r.raw(KEY_HASH_BYTES, 'key hash').slice();
+            keys.push({ keyHash, entryHash: this.hash('entry hash') });
+          }
+          buckets.push({ index, keys });
         }
         return { type, session, level, buckets };
       }
@@ -397,7 +414,6 @@ class BodyReader {
 
   private version(): Version {
     const r = this.r;
-    const before = r.position;
     const node = this.ref();
     const counter = r.varint('dot counter');
     if (counter < 1) throw new DecodeError('bad-value', 'dot counter must be at least 1');
@@ -409,7 +425,6 @@ class BodyReader {
       if (value < 1 || contextNode in context) throw new DecodeError('bad-value', 'malformed causal context');
       context[contextNode] = value;
     }
-    this.versionClockBytes += r.position - before;
     const content = r.string(WIRE_LIMITS.contentBytes, 'content');
     const tagCount = this.count(WIRE_LIMITS.tags, 'tag count');
     const tags: string[] = [];

@@ -19,6 +19,8 @@ ${Object.entries(SCENARIOS)
   --updates N       writes to acknowledge during the fault (default 10000)
   --seed N          random seed (default 1); the same seed replays the same run
   --loss P          link loss probability, 0..1 (default 0)
+  --past-members N  extra nodes that join, write once and leave before the measured phases,
+                    so the cluster "has had" nodes + N distinct members (clock-size figures)
   --runs N          run seeds seed..seed+N-1 and print one line each (default 1)
   --json            print the result as one JSON object
   --help            this text
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
         seed: { type: 'string' },
         loss: { type: 'string' },
         runs: { type: 'string' },
+        'past-members': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
   const updates = integer(values.updates, 10_000, 'updates');
   const seed = integer(values.seed, 1, 'seed');
   const runs = integer(values.runs, 1, 'runs', 1);
+  const pastMembers = integer(values['past-members'], 0, 'past-members');
   const loss = values.loss === undefined ? undefined : Number(values.loss);
   if (loss !== undefined && !(loss >= 0 && loss <= 1)) fail(`--loss must be in [0, 1], got ${values.loss}`);
   const quiet = values.json === true;
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
       nodes,
       scenario,
       updates,
+      pastMembers,
       seed: seed + run,
       ...(loss === undefined ? {} : { loss }),
       progress: quiet ? undefined : (line) => process.stderr.write(`  [seed ${seed + run}] ${line}\n`),
@@ -94,7 +99,7 @@ function describe(result: ScenarioResult): string {
     `  throughput  ${result.writesPerSecond.duringFault}/s during the fault vs ${result.writesPerSecond.healthy}/s healthy: ratio ${result.throughputRatio}`,
     `  heal        ${result.heal.ms} ms; ${result.heal.recordsShipped} records shipped for ${result.heal.divergentRecords} divergent (${result.heal.shippedPerDivergent}x), ${result.heal.bytesShipped} bytes, ${result.heal.sessions} sessions`,
     `  outcome     lost writes ${result.lostWrites}, converged ${result.converged}, conflicts ${result.conflicts.total} (${result.conflicts.notSurfaced} not surfaced), gists identical ${result.gistsIdentical}`,
-    `  clock bytes median ${result.clockBytes.median}, p99 ${result.clockBytes.p99} over ${result.clockBytes.messages} messages`,
+    `  clock bytes median ${result.clockBytes.median}, p99 ${result.clockBytes.p99} per message over ${result.clockBytes.messages} messages; per replicated version median ${result.versionClockBytes.median}, p99 ${result.versionClockBytes.p99}`,
   ];
   if (result.failure) {
     lines.push(

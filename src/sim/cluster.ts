@@ -112,6 +112,17 @@ export class SimCluster {
     return done() ? this.now - start : undefined;
   }
 
+  /** Advances virtual time until `promise` settles (core calls need time to pass: storage commits take virtual ms). */
+  async settle<T>(promise: Promise<T>, maxMs = 60_000): Promise<T> {
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await this.runUntil(() => settled, maxMs, 1);
+    return promise;
+  }
+
   /** Kills node `index` without a goodbye: timers stop, in-flight messages and commits are lost. */
   crash(index: number): void {
     const node = this.nodes[index];

@@ -55,6 +55,14 @@ export interface ScenarioOptions {
   readonly progress?: (line: string) => void;
 }
 
+export interface HistogramStats {
+  readonly median: number;
+  readonly p99: number;
+  readonly max: number;
+  /** How many messages (or versions) the figures are over. */
+  readonly messages: number;
+}
+
 export interface Percentiles {
   readonly p50: number | null;
   readonly p99: number | null;
@@ -83,7 +91,10 @@ export interface ScenarioResult {
   readonly lostWrites: number;
   readonly converged: boolean;
   readonly conflicts: { readonly total: number; readonly notSurfaced: number };
-  readonly clockBytes: { readonly median: number; readonly p99: number; readonly max: number; readonly messages: number };
+  /** Bytes of the vector clock each message carries (the link header: seq, ack, node-clock delta). */
+  readonly clockBytes: HistogramStats;
+  /** Bytes of causal metadata (dot + context) per replicated version. */
+  readonly versionClockBytes: HistogramStats;
   readonly gistsIdentical: boolean;
   /** Writes learned in heals, by writer and generation, with the writer's visible set then. */
   readonly sides: readonly { writer: NodeId; generation: number; visible: readonly NodeId[] | null; versions: number }[];
@@ -174,11 +185,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   await cluster.run(options.warmupMs ?? 3_000);
   const clockBaseline = new Map<number, number>();
   if (pastMembers > 0) {
-    await Promise.all(
-      Array.from({ length: pastMembers }, (_, k) => cluster.node(n + k).remember({ content: `hello from past member ${k}` })),
+    await cluster.settle(
+      Promise.all(Array.from({ length: pastMembers }, (_, k) => cluster.node(n + k).remember({ content: `hello from past member ${k}` }))),
     );
     await cluster.run(1_000);
-    await Promise.all(Array.from({ length: pastMembers }, (_, k) => cluster.node(n + k).leave()));
+    await cluster.settle(Promise.all(Array.from({ length: pastMembers }, (_, k) => cluster.node(n + k).leave())));
     await cluster.run(2_000);
     for (const node of cluster.nodes.slice(0, n)) {
       for (const [bytes, count] of node?.stats().clockBytes ?? []) clockBaseline.set(bytes, (clockBaseline.get(bytes) ?? 0) + count);
@@ -389,7 +400,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const check = checkReplicas(history, replicas);
     const healReports = reports.filter((report) => report.finishedAt >= measured.healStart);
     const clock = new Map<number, number>();
-    for (const node of replicas) for (const [bytes, count] of node.stats().clockBytes) clock.set(bytes, (clock.get(bytes) ?? 0) + count);
+    const versionClock = new Map<number, number>();
+    for (const node of replicas) {
+      for (const [bytes, count] of node.stats().clockBytes) clock.set(bytes, (clock.get(bytes) ?? 0) + count);
+      for (const [bytes, count] of node.stats().versionClockBytes) versionClock.set(bytes, (versionClock.get(bytes) ?? 0) + count);
+    }
     // Only messages sent after the past members left count: the figure is for the cluster as it is now.
     for (const [bytes, count] of clockBaseline) clock.set(bytes, (clock.get(bytes) ?? 0) - count);
     const gists = replicas.map((node) => JSON.stringify(node.gists()));
@@ -425,6 +440,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       converged: check.converged,
       conflicts: { total: check.conflicts, notSurfaced: check.conflictsNotSurfaced },
       clockBytes: histogramStats(clock),
+      versionClockBytes: histogramStats(versionClock),
       gistsIdentical: gists.every((gist) => gist === gists[0]),
       sides: [...sides.values()].sort((a, b) => (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.generation - b.generation)),
       check,
@@ -451,7 +467,7 @@ export function percentiles(samples: readonly number[]): Percentiles {
   return { p50: round(at(0.5), 1), p99: round(at(0.99), 1), max: round(sorted[sorted.length - 1] as number, 1), n: sorted.length };
 }
 
-function histogramStats(histogram: ReadonlyMap<number, number>): ScenarioResult['clockBytes'] {
+function histogramStats(histogram: ReadonlyMap<number, number>): HistogramStats {
   const entries = [...histogram.entries()].sort((a, b) => a[0] - b[0]);
   const total = entries.reduce((sum, [, count]) => sum + count, 0);
   const quantile = (q: number) => {
