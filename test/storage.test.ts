@@ -1,0 +1,271 @@
+import 'fake-indexeddb/auto';
+import fc from 'fast-check';
+import { deleteDB, openDB } from 'idb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { EngramError } from '../src/core/errors.js';
+import type { Storage, StorageBatch } from '../src/core/ports.js';
+import type { MemoryRecord } from '../src/core/types.js';
+import { IndexedDbStorage, SCHEMA_VERSION, databaseName } from '../src/store/indexeddb-storage.js';
+import { MemoryStorage } from '../src/store/memory-storage.js';
+import { nodeState, record, runStorageContract, version } from './storage-contract.js';
+import type { StorageFixture } from './storage-contract.js';
+
+let databaseCount = 0;
+const freshName = (): string => `engram-test-${(databaseCount += 1)}`;
+
+runStorageContract('MemoryStorage', async () => {
+  const storage = new MemoryStorage();
+  return {
+    storage,
+    // The simulator restarts a node on the same MemoryStorage, after a crash.
+    reopen: async () => {
+      storage.crash();
+      return storage;
+    },
+    breakCommits: () => {
+      storage.failCommits = new EngramError('storage-failed', 'Could not save: the disk is full (injected).');
+    },
+    dispose: async () => undefined,
+  };
+});
+
+/**
+ * A record IndexedDB refuses halfway through writing a batch: a function cannot be structured-
+ * cloned, so its put throws after the state and the records before it were already written.
+ */
+function withUnstorableRecord(batch: StorageBatch): StorageBatch {
+  const records = [...(batch.records ?? [])];
+  const unstorable = { id: 'unstorable', siblings: [{ ...version('a', 1), content: () => 'no' }] };
+  records.splice(1, 0, unstorable as unknown as MemoryRecord);
+  return { ...batch, records };
+}
+
+runStorageContract('IndexedDbStorage (fake-indexeddb)', async (): Promise<StorageFixture> => {
+  const adapter = await IndexedDbStorage.open(freshName());
+  const instances = [adapter];
+  let commitsBroken = false;
+  const storage: Storage = {
+    loadState: () => adapter.loadState(),
+    loadRecords: () => adapter.loadRecords(),
+    getRecord: (id) => adapter.getRecord(id),
+    commit: (batch) => adapter.commit(commitsBroken ? withUnstorableRecord(batch) : batch),
+  };
+  return {
+    storage,
+    reopen: async () => {
+      const restarted = await IndexedDbStorage.open(adapter.name);
+      instances.push(restarted);
+      return restarted;
+    },
+    breakCommits: () => {
+      commitsBroken = true;
+    },
+    dispose: async () => {
+      for (const instance of instances) instance.close();
+      await adapter.destroy();
+    },
+  };
+});
+
+/** The rejection of `promise`, or a failure if it resolved. */
+async function rejectionOf(promise: Promise<unknown>): Promise<EngramError> {
+  const outcome = await promise.then(
+    () => 'resolved',
+    (error: unknown) => error,
+  );
+  if (!(outcome instanceof EngramError)) throw new Error(`expected an EngramError, got ${String(outcome)}`);
+  return outcome;
+}
+
+async function withDatabase(body: (storage: IndexedDbStorage) => Promise<void>): Promise<void> {
+  const storage = await IndexedDbStorage.open(freshName());
+  try {
+    await body(storage);
+  } finally {
+    storage.close();
+    await deleteDB(storage.name);
+  }
+}
+
+/** fake-indexeddb's internal abort, which sets `transaction.error` as a browser does when it gives up on a write. */
+interface AbortableWithReason {
+  _abort(errorName: string): void;
+}
+
+const realPut = IDBObjectStore.prototype.put;
+
+/**
+ * The browser gives up on a transaction just after its write number `writeNumber` was queued
+ * (counting from 1 across the whole test), the way a quota or I/O failure shows up: the
+ * transaction aborts before `complete`.
+ */
+function abortTransactionAtWrite(writeNumber: number, abort: (transaction: IDBTransaction) => void): void {
+  let writes = 0;
+  vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementation(function (
+    this: IDBObjectStore,
+    ...args: [unknown, IDBValidKey?]
+  ) {
+    writes += 1;
+    const request = realPut.apply(this, args);
+    if (writes === writeNumber) {
+      const transaction = this.transaction;
+      queueMicrotask(() => abort(transaction));
+    }
+    return request;
+  });
+}
+
+describe('IndexedDbStorage', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('a batch that hits the storage quota halfway lands nothing and says the storage is full', () =>
+    withDatabase(async (storage) => {
+      await storage.commit({ records: [record('m1')], state: nodeState(1) });
+      // The state and m2 are written, then the transaction aborts after m3.
+      abortTransactionAtWrite(3, (transaction) =>
+        (transaction as unknown as AbortableWithReason)._abort('QuotaExceededError'),
+      );
+      const error = await rejectionOf(
+        storage.commit({ state: nodeState(2), records: [record('m2'), record('m3'), record('m4')] }),
+      );
+      vi.restoreAllMocks();
+      expect(error.code).toBe('storage-failed');
+      expect(error.message).toMatch(/storage for this site is full/);
+      expect(error.message).toMatch(/None of it was saved/);
+      expect((error.cause as Error).name).toBe('QuotaExceededError');
+      expect(await storage.loadState()).toEqual(nodeState(1));
+      expect(await storage.loadRecords()).toEqual([record('m1')]);
+    }));
+
+  it('a transaction the browser aborts lands nothing and surfaces as storage-failed', () =>
+    withDatabase(async (storage) => {
+      abortTransactionAtWrite(2, (transaction) => transaction.abort());
+      const error = await rejectionOf(storage.commit({ state: nodeState(1), records: [record('m1'), record('m2')] }));
+      vi.restoreAllMocks();
+      expect(error.code).toBe('storage-failed');
+      expect((error.cause as Error).name).toBe('AbortError');
+      expect(await storage.loadState()).toBeUndefined();
+      expect(await storage.loadRecords()).toEqual([]);
+    }));
+
+  it('a value that cannot be cloned names the cause and is not half-written', () =>
+    withDatabase(async (storage) => {
+      const error = await rejectionOf(storage.commit(withUnstorableRecord({ records: [record('m1'), record('m2')] })));
+      expect(error.code).toBe('storage-failed');
+      expect(error.message).toMatch(/cannot store/);
+      expect((error.cause as Error).name).toBe('DataCloneError');
+      expect(await storage.loadRecords()).toEqual([]);
+    }));
+
+  it('after close every call fails with storage-failed instead of a raw DOMException', () =>
+    withDatabase(async (storage) => {
+      await storage.commit({ records: [record('m1')] });
+      storage.close();
+      for (const call of [
+        () => storage.commit({ records: [record('m2')] }),
+        () => storage.loadRecords(),
+        () => storage.loadState(),
+        () => storage.getRecord('m1'),
+      ]) {
+        const error = await rejectionOf(call());
+        expect(error.code).toBe('storage-failed');
+        expect(error.message).toMatch(/closed/);
+      }
+    }));
+
+  it('when another tab upgrades the database, this instance steps aside and later calls ask for a reload', () =>
+    withDatabase(async (storage) => {
+      await storage.commit({ records: [record('m1')] });
+      // Would never resolve if the instance did not close itself on versionchange.
+      const upgraded = await openDB(storage.name, SCHEMA_VERSION + 1);
+      expect(upgraded.version).toBe(SCHEMA_VERSION + 1);
+      upgraded.close();
+      const error = await rejectionOf(storage.commit({ records: [record('m2')] }));
+      expect(error.code).toBe('storage-failed');
+      expect(error.message).toMatch(/another tab upgraded or deleted/);
+      expect(error.message).toMatch(/reload/);
+    }), 5_000);
+
+  it('a database written by a newer schema version is refused on open', async () => {
+    const name = freshName();
+    (await openDB(name, SCHEMA_VERSION + 1)).close();
+    const error = await rejectionOf(IndexedDbStorage.open(name));
+    expect(error.code).toBe('storage-failed');
+    expect(error.message).toMatch(/newer version/);
+    expect((error.cause as Error).name).toBe('VersionError');
+    await deleteDB(name);
+  });
+
+  it('a database of the right version but without the stores is refused on open', async () => {
+    const name = freshName();
+    (await openDB(name, SCHEMA_VERSION)).close();
+    const error = await rejectionOf(IndexedDbStorage.open(name));
+    expect(error.code).toBe('storage-failed');
+    expect(error.message).toMatch(/lacks the records and state store/);
+    await deleteDB(name);
+  });
+
+  it('a new database is created at the schema version with both stores', async () => {
+    const storage = await IndexedDbStorage.open(freshName());
+    storage.close();
+    const raw = await openDB(storage.name);
+    expect(raw.version).toBe(SCHEMA_VERSION);
+    expect([...raw.objectStoreNames].sort()).toEqual(['records', 'state']);
+    raw.close();
+    await deleteDB(storage.name);
+  });
+
+  it('destroy deletes the database: opening the name again finds it empty', async () => {
+    const storage = await IndexedDbStorage.open(freshName());
+    await storage.commit({ records: [record('m1')], state: nodeState(1) });
+    const sameDatabase = await IndexedDbStorage.open(storage.name);
+    await storage.destroy();
+    // The other instance closed itself to let the deletion through.
+    expect((await rejectionOf(sameDatabase.loadRecords())).code).toBe('storage-failed');
+    const reopened = await IndexedDbStorage.open(storage.name);
+    expect(await reopened.loadRecords()).toEqual([]);
+    expect(await reopened.loadState()).toBeUndefined();
+    await reopened.destroy();
+  });
+
+  it('destroy blocked by a connection that will not close says so, and the deletion happens once it closes', async () => {
+    const storage = await IndexedDbStorage.open(freshName());
+    await storage.commit({ records: [record('m1')] });
+    const stubborn = await openDB(storage.name, SCHEMA_VERSION);
+    const error = await rejectionOf(storage.destroy());
+    expect(error.code).toBe('storage-failed');
+    expect(error.message).toMatch(/another tab holds it open/);
+    stubborn.close();
+    const reopened = await IndexedDbStorage.open(storage.name);
+    expect(await reopened.loadRecords()).toEqual([]);
+    await reopened.destroy();
+  });
+});
+
+describe('databaseName', () => {
+  it('is engram-<room>-<nodeId>', () => {
+    expect(databaseName('kitchen-notes', 'k3x9q')).toBe('engram-kitchen-notes-k3x9q');
+  });
+
+  it('refuses rooms and node ids that could make two nodes share a database', () => {
+    expect(() => databaseName('a', 'b-c')).toThrow(EngramError);
+    expect(() => databaseName('', 'n1')).toThrow(EngramError);
+    expect(() => databaseName('a/b', 'n1')).toThrow(EngramError);
+    expect(() => databaseName('a', '')).toThrow(EngramError);
+    expect(() => databaseName('a'.repeat(65), 'n1')).toThrow(EngramError);
+  });
+
+  it('law: distinct (room, node) pairs get distinct databases', () => {
+    const room = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
+    const node = fc.stringMatching(/^[A-Za-z0-9_.:]{1,128}$/);
+    fc.assert(
+      fc.property(room, node, room, node, (roomA, nodeA, roomB, nodeB) => {
+        fc.pre(roomA !== roomB || nodeA !== nodeB);
+        expect(databaseName(roomA, nodeA)).not.toBe(databaseName(roomB, nodeB));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
