@@ -19,9 +19,9 @@ import { MerkleTree } from './merkle.js';
 import type { Random, Scheduler, Storage, TimerHandle, Transport } from './ports.js';
 import { shuffled } from './random.js';
 import { Swim, type SwimMessage } from './swim.js';
-import type { Dot, GenerationEntry, Member, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
+import type { Dot, GenerationEntry, Member, MemberState, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
 import { compareDots, dotKey } from './vector-clock.js';
-import { adjustConfidence, computeVisibility, visibilityWarning } from './visibility.js';
+import { adjustConfidence, penaltyFactor, visibilityWarning } from './visibility.js';
 import { decodeMessage, encodeMessage, WIRE_LIMITS, type GenerationLog, type Message, type MessageType } from './wire.js';
 
 export interface RememberInput {
@@ -119,6 +119,10 @@ export class EngramNode {
   private readonly generations: GenerationTracker;
   private readonly knownGenerations = new Map<NodeId, readonly GenerationEntry[]>();
   private readonly conflictIds = new Set<MemoryId>();
+  /** Last known state of every member (self included), kept so visibility is O(1) per change, not O(members). */
+  private readonly memberStates = new Map<NodeId, MemberState>();
+  private visibleCount = 0;
+  private countableCount = 0;
 
   /** Highest dot counter seen per origin, over every version this node has held. */
   private clock: Record<NodeId, number> = {};
@@ -186,7 +190,8 @@ export class EngramNode {
       progress: (progress) => this.emit('heal-progress', progress),
       finished: (report) => this.onHealFinished(report),
     });
-    this.lastVisibility = computeVisibility(this.swim.members(), this.generations.current, this.config.visibilityPenaltyFloor);
+    for (const member of this.swim.members()) this.trackState(member.id, member.state);
+    this.lastVisibility = this.currentVisibility();
     this.transport.onMessage((from, bytes) => this.receive(from, bytes));
   }
 
@@ -580,6 +585,11 @@ export class EngramNode {
     if (peer) this.healer.open(peer.id);
   }
 
+  private isAhead(delta: VersionVector): boolean {
+    for (const node of Object.keys(delta)) if ((delta[node] as number) > (this.clock[node] ?? 0)) return true;
+    return false;
+  }
+
   private lacksFrom(peer: NodeId): boolean {
     const theirs = this.peerClock(peer);
     for (const node of Object.keys(theirs)) if ((theirs[node] as number) > (this.clock[node] ?? 0)) return true;
@@ -645,13 +655,17 @@ export class EngramNode {
   private onMemberChange(member: Member, previous: Member | undefined, reaped: boolean): void {
     this.emit('membership', { member, previous, reaped });
     if (member.id === this.id) return;
-    const cameBack = member.state === 'alive' && (previous === undefined || previous.state !== 'alive');
+    const cameBack = member.state === 'alive' && previous !== undefined && previous.state !== 'alive';
     if (cameBack) {
-      // A new member, or one back from a partition: it may hold writes we lack and lack ours.
+      // Back from a partition (or a false suspicion): it may hold writes we lack and lack ours.
+      // Brand-new members are not healed with here: a joiner with nothing to give is found by
+      // clock lag (its clock shows it lacks ours), which keeps a 1,000-node start-up from opening
+      // a million empty heal sessions.
       const jitterMs = this.random.next() * this.config.probeIntervalMs * 0.25;
       this.scheduler.setTimer(jitterMs, () => this.requestHeal(member.id));
     }
     if (member.state === 'dead' || member.state === 'left') this.healer.peerGone(member.id);
+    this.trackState(member.id, member.state);
     this.refreshVisibility();
   }
 
@@ -659,7 +673,26 @@ export class EngramNode {
     this.links.delete(id);
     this.knownGenerations.delete(id);
     this.healer.peerGone(id);
+    this.trackState(id, undefined);
     this.refreshVisibility();
+  }
+
+  private trackState(id: NodeId, state: MemberState | undefined): void {
+    const before = this.memberStates.get(id);
+    if (before === state) return;
+    if (before !== undefined && before !== 'left') this.countableCount--;
+    if (before === 'alive') this.visibleCount--;
+    if (state === undefined) this.memberStates.delete(id);
+    else this.memberStates.set(id, state);
+    if (state !== undefined && state !== 'left') this.countableCount++;
+    if (state === 'alive') this.visibleCount++;
+  }
+
+  private currentVisibility(): Visibility {
+    const total = Math.max(1, this.countableCount);
+    const visible = Math.min(total, Math.max(1, this.visibleCount));
+    const ratio = visible / total;
+    return { visible, total, ratio, penalty: penaltyFactor(ratio, this.config.visibilityPenaltyFloor), generation: this.generations.current };
   }
 
   private onIncarnation(incarnation: number): void {
@@ -668,12 +701,17 @@ export class EngramNode {
   }
 
   private refreshVisibility(): void {
-    const members = this.swim.members();
-    const countable = members.filter((member) => member.state !== 'left');
-    const visible = countable.filter((member) => member.state === 'alive').map((member) => member.id);
-    const advanced = this.generations.observe(visible, countable.length, this.scheduler.now());
-    const next = computeVisibility(members, this.generations.current, this.config.visibilityPenaltyFloor);
     const last = this.lastVisibility;
+    const partial = this.visibleCount < this.countableCount;
+    let advanced = false;
+    // The visible set is only listed when it can matter to the generation log: a partial view, the
+    // end of one, or a small cluster. A healthy 1,000-node cluster pays O(1) per membership change.
+    if (partial || last.ratio < 1 || this.countableCount <= 64 || this.generations.log.length === 0) {
+      const visible: NodeId[] = [];
+      for (const [id, state] of this.memberStates) if (state === 'alive') visible.push(id);
+      advanced = this.generations.observe(visible, this.countableCount, this.scheduler.now());
+    }
+    const next = this.currentVisibility();
     this.lastVisibility = next;
     if (advanced) void this.enqueue(() => this.commit([])).catch(() => undefined);
     if (advanced || next.visible !== last.visible || next.total !== last.total) this.emit('visibility', next);
@@ -711,8 +749,9 @@ export class EngramNode {
     if (this.stopped || !this.running || from === this.id) return;
     const link = this.link(from);
     let message: Message;
+    let clockDelta: VersionVector;
     try {
-      message = decodeMessage(link, bytes).message;
+      ({ message, clockDelta } = decodeMessage(link, bytes));
     } catch (error) {
       this.counters.decodeErrors += 1;
       if (error instanceof DecodeError) {
@@ -725,6 +764,8 @@ export class EngramNode {
     this.counters.messagesReceived += 1;
     this.counters.bytesReceived += bytes.length;
     this.swim.heard(from);
+    // The peer has writes we have not seen: heal soon, unless eager replication delivers them first.
+    if (!this.healer.busy && !this.healRetryTimer && this.isAhead(clockDelta)) this.scheduleHealRetry();
     switch (message.type) {
       case 'swim':
         this.swim.handle(from, message.swim);

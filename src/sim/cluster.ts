@@ -47,8 +47,7 @@ export class SimCluster {
   static async create(options: ClusterOptions): Promise<SimCluster> {
     const cluster = new SimCluster(options);
     for (let i = 0; i < options.nodes; i++) await cluster.open(i);
-    // Like the signaling server, tell every node who else is in the room.
-    for (let i = 0; i < options.nodes; i++) cluster.nodes[i]?.start(cluster.ids.filter((_, j) => j !== i));
+    for (let i = 0; i < options.nodes; i++) cluster.nodes[i]?.start(cluster.seedsFor(i));
     return cluster;
   }
 
@@ -73,6 +72,20 @@ export class SimCluster {
     this.nodes[index] = node;
     this.onNodeOpened?.(index, node);
     return node;
+  }
+
+  /**
+   * Like the signaling server, a small room tells every node about everyone. A large simulated
+   * cluster joins through a few seeds instead (node 0 plus three random others): membership then
+   * spreads by gossip, and start-up does not cost n^2 join messages.
+   */
+  seedsFor(index: number): NodeId[] {
+    const others = this.ids.filter((_, j) => j !== index);
+    if (others.length <= 16) return others;
+    const seeds = new Set<NodeId>([this.ids[0] as NodeId]);
+    while (seeds.size < 4) seeds.add(this.ids[this.random.int(this.ids.length)] as NodeId);
+    seeds.delete(this.ids[index] as NodeId);
+    return [...seeds];
   }
 
   node(index: number): EngramNode {
@@ -137,7 +150,7 @@ export class SimCluster {
   async restart(index: number): Promise<EngramNode> {
     if (this.nodes[index]) this.crash(index);
     const node = await this.open(index);
-    node.start(this.ids.filter((_, j) => j !== index));
+    node.start(this.seedsFor(index));
     return node;
   }
 

@@ -197,16 +197,18 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   }
 
   if (shape === 'failure') {
+    // Membership must have converged first: every node knows every other one as alive.
+    const joinedMs = await cluster.runUntil(() => live().every((node) => node.visibility().visible === n), 300_000, 250);
+    options.progress?.(`membership converged after ${joinedMs ?? 'never'} ms more`);
     const victim = 0;
     failureWatch.target = cluster.ids[victim] as NodeId;
-    const crashAt = cluster.now;
     cluster.crash(victim);
     const others = n - 1;
-    const suspected = await cluster.runUntil(() => failureWatch.suspectedBy.size >= others, 120_000, 50);
-    const dead = await cluster.runUntil(() => failureWatch.deadBy.size >= others, 600_000, 100);
-    const probe = options.config?.probeIntervalMs ?? cluster.node(1).config.probeIntervalMs;
-    const suspectedAt = suspected === undefined ? null : cluster.now - crashAt - (dead ?? 0);
-    const deadAt = dead === undefined || suspected === undefined ? null : (suspected ?? 0) + dead;
+    const suspected = await cluster.runUntil(() => failureWatch.suspectedBy.size >= others, 120_000, 10);
+    const dead = suspected === undefined ? undefined : await cluster.runUntil(() => failureWatch.deadBy.size >= others, 600_000, 10);
+    const probe = cluster.node(1).config.probeIntervalMs;
+    const suspectedAt = suspected ?? null;
+    const deadAt = suspected === undefined || dead === undefined ? null : suspected + dead;
     return finish({
       failure: {
         suspectedByAllMs: suspectedAt,
