@@ -61,11 +61,14 @@ describe('wire format', () => {
     expect(receiver.peerClock()).toEqual({ alice: 3 });
   });
 
-  it('counts the causal metadata of a replicated version as clock bytes', () => {
-    const encoded = encodeMessage(new PeerLink(), {}, { type: 'replicate', records: [record] });
-    // header (a few bytes) + dot and a two-entry context with first-use id definitions.
-    expect(encoded.clockBytes).toBeGreaterThan(10);
-    expect(encoded.clockBytes).toBeLessThan(encoded.bytes.length);
+  it('reports the link header as the message clock and each version dot and context separately', () => {
+    const encoded = encodeMessage(new PeerLink(), { alice: 3, bob: 9 }, { type: 'replicate', records: [record] });
+    // The first header carries the full clock with the ids spelled out.
+    expect(encoded.clockBytes).toBeGreaterThan('alice'.length + 'bob'.length);
+    // One version: dot (alice, already defined in this message) + a two-entry context.
+    expect(encoded.versionClockBytes).toHaveLength(1);
+    expect(encoded.versionClockBytes[0]).toBeGreaterThanOrEqual(5);
+    expect(encoded.clockBytes + (encoded.versionClockBytes[0] as number)).toBeLessThan(encoded.bytes.length);
   });
 
   it('rejects a wrong version byte with a typed error', () => {
