@@ -1,0 +1,323 @@
+/**
+ * The browser's signaling client as a specification: against the real server in Node (with the
+ * `ws` package's WebSocket) for joining, relaying and surviving a server restart; against a
+ * scripted fake socket with fake timers for the exact backoff schedule and dead-connection
+ * detection, which real time could only check loosely.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { startServer, type RunningServer, type SignalingLogger } from '../signaling/server.js';
+import { SignalingClient, signalingUrl, type SignalingClientOptions, type WebSocketLike } from '../src/net/signaling-client.js';
+import type { ClientMessage, ServerMessage, SignalingError } from '../src/net/signaling-protocol.js';
+
+const QUIET: SignalingLogger = { info: () => undefined, warn: () => undefined };
+
+/** A client plus the history of everything it reported, to judge afterwards. */
+interface Observed {
+  readonly client: SignalingClient;
+  readonly events: string[];
+  readonly signals: { from: string; data: unknown }[];
+  readonly errors: SignalingError[];
+  /** The peers this client currently believes are in the room, from 'peers', 'peer-joined', 'peer-left'. */
+  readonly peers: Set<string>;
+}
+
+function observe(options: SignalingClientOptions): Observed {
+  const errors: SignalingError[] = [];
+  const client = new SignalingClient({ ...options, onError: (error) => errors.push(error) });
+  const observed: Observed = { client, events: [], signals: [], errors, peers: new Set() };
+  client.on('status', (connected) => observed.events.push(connected ? 'up' : 'down'));
+  client.on('peers', (peerIds) => {
+    observed.events.push(`peers:${peerIds.join(',')}`);
+    observed.peers.clear();
+    for (const peerId of peerIds) observed.peers.add(peerId);
+  });
+  client.on('peer-joined', (peerId) => {
+    observed.events.push(`joined:${peerId}`);
+    observed.peers.add(peerId);
+  });
+  client.on('peer-left', (peerId) => {
+    observed.events.push(`left:${peerId}`);
+    observed.peers.delete(peerId);
+  });
+  client.on('signal', (from, data) => observed.signals.push({ from, data }));
+  return observed;
+}
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+// Fast reconnection so that a restart test takes a fraction of a second.
+const FAST = { reconnectMinDelayMs: 20, reconnectMaxDelayMs: 100 };
+
+describe('signalingUrl', () => {
+  it('uses wss behind https and ws otherwise, on the host that served the page', () => {
+    expect(signalingUrl({ protocol: 'https:', host: 'mesh.example:8443' })).toBe('wss://mesh.example:8443/signal');
+    expect(signalingUrl({ protocol: 'http:', host: 'localhost:8787' })).toBe('ws://localhost:8787/signal');
+  });
+});
+
+describe('signaling client against the real server', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function serve(port = 0): Promise<RunningServer> {
+    const server = await startServer({ port, host: '127.0.0.1', log: QUIET });
+    cleanups.push(() => server.close());
+    return server;
+  }
+
+  function connect(server: RunningServer, room: string, peerId: string): Observed {
+    const observed = observe({ url: signalingUrl({ protocol: 'http:', host: `127.0.0.1:${server.port}` }), room, peerId, WebSocket, timing: FAST });
+    cleanups.push(() => observed.client.close());
+    return observed;
+  }
+
+  it('two clients of one room see each other and relay a signal', async () => {
+    const server = await serve();
+    const a = connect(server, 'pair', 'a');
+    await eventually(() => a.events.includes('peers:'), 'a to join');
+    const b = connect(server, 'pair', 'b');
+    await eventually(() => b.peers.has('a') && a.peers.has('b'), 'a and b to see each other');
+    expect(a.events).toEqual(['up', 'peers:', 'joined:b']);
+    expect(b.events).toEqual(['up', 'peers:a']);
+    a.client.send('b', { type: 'offer', sdp: 'v=0' });
+    await eventually(() => b.signals.length === 1, 'the signal');
+    expect(b.signals).toEqual([{ from: 'a', data: { type: 'offer', sdp: 'v=0' } }]);
+    expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+
+  it('reconnects and re-joins by itself when the server restarts on the same port', async () => {
+    const first = await startServer({ port: 0, host: '127.0.0.1', log: QUIET });
+    const a = connect(first, 'restart', 'a');
+    const b = connect(first, 'restart', 'b');
+    await eventually(() => a.peers.has('b') && b.peers.has('a'), 'a and b to see each other');
+    await first.close();
+    await eventually(() => a.events.at(-1) === 'down' && b.events.at(-1) === 'down', 'both to notice the server is gone');
+    // Let both fail a few reconnection attempts against the closed port.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    a.peers.clear();
+    b.peers.clear();
+    const second = await serve(first.port);
+    await eventually(() => a.peers.has('b') && b.peers.has('a'), 'a and b to find each other again', 5_000);
+    expect(a.events.filter((event) => event === 'up')).toHaveLength(2);
+    b.client.send('a', { candidate: 'after restart' });
+    await eventually(() => a.signals.length === 1, 'a signal through the new server');
+    expect(a.signals[0]).toEqual({ from: 'b', data: { candidate: 'after restart' } });
+    expect(second.stats()).toMatchObject({ rooms: 1, peers: 2 });
+  });
+
+  it('surfaces duplicate-peer, and keeps retrying until the id is free (a stale connection timing out)', async () => {
+    const server = await serve();
+    const holder = connect(server, 'dup', 'same');
+    await eventually(() => holder.events.includes('up'), 'the holder to join');
+    const second = connect(server, 'dup', 'same');
+    await eventually(() => second.errors.some((error) => error.code === 'duplicate-peer'), 'duplicate-peer to be surfaced');
+    expect(second.events).toEqual([]);
+    holder.client.close();
+    await eventually(() => second.events.includes('up'), 'the second client to get the id once free');
+  });
+
+  it('leaves the room on close and never comes back', async () => {
+    const server = await serve();
+    const a = connect(server, 'bye', 'a');
+    const b = connect(server, 'bye', 'b');
+    await eventually(() => a.peers.has('b') && b.peers.has('a'), 'a and b to see each other');
+    a.client.close();
+    await eventually(() => b.events.includes('left:a'), 'b to see a leave');
+    expect(a.events.at(-1)).toBe('down');
+    await new Promise((resolve) => setTimeout(resolve, 150)); // several reconnect delays
+    expect(server.stats()).toMatchObject({ connections: 1, peers: 1 });
+  });
+
+  it('can be closed while still connecting, and then never joins', async () => {
+    const server = await serve();
+    const early = connect(server, 'early', 'x');
+    early.client.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(early.events).toEqual([]);
+    expect(server.stats()).toMatchObject({ peers: 0 });
+  });
+
+  it('drops signals it cannot send instead of sending garbage, and says why', async () => {
+    const server = await serve();
+    const a = connect(server, 'drop', 'a');
+    a.client.send('b', { early: true }); // not joined yet: best effort, dropped silently
+    await eventually(() => a.events.includes('up'), 'a to join');
+    a.client.send('not a peer id', {});
+    a.client.send('b', 'x'.repeat(70_000));
+    expect(a.errors.map((error) => error.code)).toEqual(['bad-message', 'too-large']);
+    a.client.send('b', {});
+    await eventually(() => a.errors.length === 3, 'the server to answer the signal to an absent peer');
+    expect(a.errors[2]?.code).toBe('unknown-peer');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Scripted sockets and fake time: the exact schedule.
+// ---------------------------------------------------------------------------------------------
+
+interface FakeSocket extends WebSocketLike {
+  readonly createdAtMs: number;
+  readonly sent: ClientMessage[];
+  open(): void;
+  receive(message: ServerMessage): void;
+  /** The connection fails (refused, reset): 'close' without the client asking. */
+  fail(): void;
+}
+
+function fakeSockets(options: { answerPings: boolean }): { WebSocket: new (url: string) => FakeSocket; sockets: FakeSocket[] } {
+  const sockets: FakeSocket[] = [];
+  class Scripted implements FakeSocket {
+    readyState = 0;
+    readonly createdAtMs = Date.now();
+    readonly sent: ClientMessage[] = [];
+    private readonly listeners = new Map<string, ((event: { readonly data: unknown }) => void)[]>();
+    constructor(readonly url: string) {
+      sockets.push(this);
+    }
+    addEventListener(type: string, listener: (event: { readonly data: unknown }) => void): void {
+      this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+    }
+    send(data: string): void {
+      const message = JSON.parse(data) as ClientMessage;
+      this.sent.push(message);
+      if (message.type === 'ping' && options.answerPings) this.receive({ type: 'pong' });
+    }
+    close(): void {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      this.fire('close', undefined);
+    }
+    open(): void {
+      this.readyState = 1;
+      this.fire('open', undefined);
+    }
+    receive(message: ServerMessage): void {
+      this.fire('message', JSON.stringify(message));
+    }
+    fail(): void {
+      this.readyState = 3;
+      this.fire('error', undefined);
+      this.fire('close', undefined);
+    }
+    private fire(type: string, data: unknown): void {
+      for (const listener of this.listeners.get(type) ?? []) listener({ data });
+    }
+  }
+  return { WebSocket: Scripted, sockets };
+}
+
+describe('signaling client timing (scripted sockets, fake time)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function fakeTime(): void {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  }
+
+  /** Fails every connection attempt at once and returns the delays between attempts. */
+  function backoffDelays(random: number, attempts: number): number[] {
+    const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => random });
+    for (let i = 0; i < attempts; i++) {
+      sockets[i]?.fail();
+      vi.advanceTimersToNextTimer();
+    }
+    client.close();
+    return sockets.slice(1).map((socket, i) => socket.createdAtMs - (sockets[i]?.createdAtMs ?? 0));
+  }
+
+  it('backs off exponentially from 0.5 s to 10 s, with at most 25% jitter either way', () => {
+    fakeTime();
+    expect(backoffDelays(0.5, 8)).toEqual([500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000]);
+    expect(backoffDelays(0, 6)).toEqual([375, 750, 1_500, 3_000, 6_000, 7_500]);
+    // Timers run at whole milliseconds: 624.9995 ms fires at 624.
+    const highest = backoffDelays(0.999_999, 6);
+    [625, 1_250, 2_500, 5_000, 10_000, 10_000].forEach((expectedMs, i) => expect(Math.abs((highest[i] ?? 0) - expectedMs)).toBeLessThanOrEqual(1));
+  });
+
+  it('starts the backoff over after a successful join, and re-joins on every new connection', () => {
+    fakeTime();
+    const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+    const statuses: boolean[] = [];
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => 0.5 });
+    client.on('status', (connected) => statuses.push(connected));
+    for (let i = 0; i < 3; i++) {
+      sockets[i]?.fail();
+      vi.advanceTimersToNextTimer();
+    }
+    const fourth = sockets[3];
+    fourth?.open();
+    expect(fourth?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p' }]);
+    fourth?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: [] });
+    fourth?.fail();
+    vi.advanceTimersToNextTimer();
+    expect((sockets[4]?.createdAtMs ?? 0) - (fourth?.createdAtMs ?? 0)).toBe(500);
+    sockets[4]?.open();
+    expect(sockets[4]?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p' }]);
+    expect(statuses).toEqual([true, false]);
+    client.close();
+  });
+
+  it('pings every 10 s and keeps a connection that answers', () => {
+    fakeTime();
+    const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket });
+    sockets[0]?.open();
+    sockets[0]?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: [] });
+    vi.advanceTimersByTime(60_000);
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]?.sent.filter((message) => message.type === 'ping')).toHaveLength(6);
+    client.close();
+    expect(sockets[0]?.sent.at(-1)).toEqual({ type: 'leave' });
+  });
+
+  it('abandons a connection that has gone silent for 25 s, and ignores whatever the abandoned socket says later', () => {
+    fakeTime();
+    const { WebSocket, sockets } = fakeSockets({ answerPings: false });
+    const events: string[] = [];
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => 0.5 });
+    client.on('status', (connected) => events.push(connected ? 'up' : 'down'));
+    client.on('peer-joined', (peerId) => events.push(`joined:${peerId}`));
+    const stale = sockets[0];
+    stale?.open();
+    stale?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: [] });
+    vi.advanceTimersByTime(29_999);
+    expect(sockets).toHaveLength(1);
+    vi.advanceTimersByTime(1); // the 30 s tick is the first to find 25 s of silence
+    expect(stale?.readyState).toBe(3);
+    expect(events).toEqual(['up', 'down']);
+    vi.advanceTimersByTime(500);
+    expect(sockets).toHaveLength(2);
+    stale?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: ['ghost'] });
+    stale?.receive({ type: 'peer-joined', peerId: 'ghost' });
+    expect(events).toEqual(['up', 'down']);
+    client.close();
+  });
+
+  it('abandons a connection attempt that never opens', () => {
+    fakeTime();
+    const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => 0.5 });
+    vi.advanceTimersByTime(30_000 + 500);
+    expect(sockets).toHaveLength(2);
+    expect(sockets[0]?.readyState).toBe(3);
+    client.close();
+  });
+
+  it('refuses a room or peer id the server would refuse, before connecting', () => {
+    const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+    expect(() => new SignalingClient({ url: 'ws://x/signal', room: 'no spaces', peerId: 'p', WebSocket })).toThrow(/room/);
+    expect(() => new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: '', WebSocket })).toThrow(/peer id/);
+    expect(sockets).toEqual([]);
+  });
+});
