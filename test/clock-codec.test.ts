@@ -104,10 +104,6 @@ function twins(): { a: End; b1: End; b2: End } {
   return { a, b1, b2 };
 }
 
-function withoutZeros(clock: VersionVector): Record<NodeId, number> {
-  return Object.fromEntries(Object.entries(clock).filter(([, v]) => v > 0));
-}
-
 const atMost = (view: VersionVector, truth: VersionVector) => ['before', 'equal'].includes(compare(view, truth));
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const containsBytes = (haystack: Uint8Array, needle: Uint8Array) =>

@@ -1,0 +1,146 @@
+/**
+ * `window.engram`: the running node of this tab, as users' own tests and the UI drive it.
+ * The same calls as the core node (remember, recall, get, forget, members, visibility,
+ * conflicts, resolve, merkleRoot) plus `faults` for soft partitions. Kept stable: it is
+ * documented in the README and Playwright suites depend on it.
+ */
+import type { HealProgress, HealReport } from '../core/heal.js';
+import type { Conflict } from '../core/merge.js';
+import type { EngramNode, RecallQuery, RecallResult, Resolution } from '../core/node.js';
+import type { Member, MemoryId, MemoryRecord, NodeId, Visibility } from '../core/types.js';
+import type { SignalingClient } from '../net/signaling-client.js';
+import type { WebRtcTransport } from '../net/webrtc-transport.js';
+import type { EngramEvent, EngramHandle, HealStatus, LinkInfo } from '../ui/engram-handle.js';
+import type { FaultTransport } from './fault-transport.js';
+
+export interface Faults {
+  /** Drop every message to and from these peers in this node's transport (a soft partition). */
+  block(peerIds: readonly NodeId[]): void;
+  /** Remove every soft fault. */
+  heal(): void;
+  /** Extra one-way latency on every message (ms). */
+  setDelay(delayMs: number): void;
+  /** Drop this fraction of messages, in [0, 1]. */
+  setLoss(lossRate: number): void;
+  blocked(): NodeId[];
+}
+
+export class PageHandle implements EngramHandle {
+  readonly id: NodeId;
+  readonly faults: Faults;
+  private readonly listeners = new Set<(event: EngramEvent) => void>();
+  private activeHeal: HealProgress | undefined;
+  private lastHeal: HealReport | undefined;
+  private signalingUp = false;
+
+  constructor(
+    readonly room: string,
+    private readonly node: EngramNode,
+    private readonly transport: WebRtcTransport,
+    private readonly faultTransport: FaultTransport,
+    private readonly signaling: SignalingClient,
+  ) {
+    this.id = node.id;
+    this.faults = {
+      block: (peers) => faultTransport.block(peers),
+      heal: () => faultTransport.heal(),
+      setDelay: (ms) => faultTransport.setDelay(ms),
+      setLoss: (rate) => faultTransport.setLoss(rate),
+      blocked: () => faultTransport.blockedPeers(),
+    };
+    for (const kind of ['membership', 'visibility', 'conflict', 'write'] as const) {
+      node.on(kind, (detail) => this.emit({ kind, detail }));
+    }
+    node.on('heal-progress', (progress) => {
+      this.activeHeal = progress;
+      this.emit({ kind: 'heal-progress', detail: progress });
+    });
+    node.on('heal', (report) => {
+      if (this.activeHeal?.session === report.session) this.activeHeal = undefined;
+      if (report.outcome !== 'busy' && report.outcome !== 'equal') this.lastHeal = report;
+      this.emit({ kind: 'heal', detail: report });
+    });
+    transport.on('link', (peer, state) => this.emit({ kind: 'link', detail: { peer, state } }));
+    signaling.on('status', (connected) => {
+      this.signalingUp = connected;
+      this.emit({ kind: 'signaling', detail: connected });
+    });
+  }
+
+  async remember(input: { content: string; tags?: string[]; confidence?: number; id?: MemoryId }): Promise<{ id: MemoryId }> {
+    const { id } = await this.node.remember(input);
+    return { id };
+  }
+
+  async recall(query: RecallQuery = {}): Promise<RecallResult> {
+    return this.node.recall(query);
+  }
+
+  get(id: MemoryId): Promise<MemoryRecord | undefined> {
+    return this.node.get(id);
+  }
+
+  async forget(id: MemoryId): Promise<void> {
+    await this.node.forget(id);
+  }
+
+  members(): Member[] {
+    return this.node.members();
+  }
+
+  visibility(): Visibility {
+    return this.node.visibility();
+  }
+
+  async conflicts(): Promise<Conflict[]> {
+    return this.node.conflicts();
+  }
+
+  async resolve(id: MemoryId, choice: Resolution): Promise<void> {
+    await this.node.resolve(id, choice);
+  }
+
+  async merkleRoot(): Promise<string> {
+    return this.node.merkleRoot();
+  }
+
+  links(): LinkInfo[] {
+    return this.transport.links().map((link) => ({ peer: link.peerId, state: link.state, bytesIn: link.bytesIn, bytesOut: link.bytesOut }));
+  }
+
+  healStatus(): HealStatus {
+    return { active: this.activeHeal, last: this.lastHeal };
+  }
+
+  signalingConnected(): boolean {
+    return this.signalingUp;
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  subscribe(listener: (event: EngramEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Consolidated gists of this replica. */
+  gists(): ReturnType<EngramNode['gists']> {
+    return this.node.gists();
+  }
+
+  /** Counters for benchmarks: node messages and bytes, transport traffic, soft-fault drops. */
+  stats(): { node: ReturnType<EngramNode['stats']>; transport: ReturnType<WebRtcTransport['stats']>; faults: ReturnType<FaultTransport['stats']>; swim: Readonly<Record<string, number>> } {
+    return { node: this.node.stats(), transport: this.transport.stats(), faults: this.faultTransport.stats(), swim: this.node.swimStats() };
+  }
+
+  /** Leaves the cluster explicitly (also done on page hide). */
+  leave(): Promise<void> {
+    return this.node.leave();
+  }
+
+  private emit(event: EngramEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}
