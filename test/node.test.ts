@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EngramError } from '../src/core/errors.js';
 import { PARTIAL_VISIBILITY_WARNING } from '../src/core/visibility.js';
@@ -119,6 +120,25 @@ describe('EngramNode', () => {
     }
     await expect(runWhile(sim, node.forget('no-such-id'))).rejects.toBeInstanceOf(EngramError);
     expect(node.recordCount).toBe(0);
+  });
+
+  it('random bytes from a peer are counted as decode errors and change nothing', async () => {
+    const sim = await cluster(2);
+    await runWhile(sim, sim.node(0).remember({ content: 'before the garbage' }));
+    await sim.run(200);
+    const attacker = sim.network.attach('mallory');
+    const before = { root: sim.node(0).merkleRoot(), records: sim.node(0).recordCount, members: sim.node(0).members().length };
+    const samples = fc.sample(fc.uint8Array({ minLength: 0, maxLength: 200 }), { numRuns: 300, seed: 7 });
+    for (const bytes of samples) attacker.send('n0', Uint8Array.of(1, ...bytes));
+    await sim.run(500);
+    expect(sim.node(0).stats().decodeErrors).toBeGreaterThan(250);
+    expect(sim.node(0).merkleRoot()).toBe(before.root);
+    expect(sim.node(0).recordCount).toBe(before.records);
+    // Garbage never makes a member up; the node still replicates with its real peer.
+    expect(sim.node(0).members().map((member) => member.id).sort()).toEqual(['n0', 'n1']);
+    const { id } = await runWhile(sim, sim.node(1).remember({ content: 'after the garbage' }));
+    await sim.run(200);
+    expect(await sim.node(0).get(id)).toBeDefined();
   });
 
   it('a storage failure rejects the write with storage-failed and leaves state unchanged', async () => {
