@@ -1,0 +1,241 @@
+/**
+ * <engram-app>: the console for one tab's node. It owns the only subscription to the handle,
+ * re-reads what changed at most ~10 times a second, and hands plain data to the panels; the
+ * panels that act (remember, recall, resolve) get the handle itself.
+ *
+ *   const app = document.createElement('engram-app');
+ *   app.handle = handle;               // anything implementing EngramHandle
+ *   document.body.append(app);
+ */
+import { LitElement, css, html, nothing } from 'lit';
+import type { Conflict } from '../core/merge.js';
+import type { Member, Visibility } from '../core/types.js';
+import type { EngramEventKind, EngramHandle, HealStatus, LinkInfo } from './engram-handle.js';
+import { errorMessage } from './format.js';
+import { RenderThrottle } from './render-throttle.js';
+import { palette } from './theme.js';
+import './conflict-queue.js';
+import './heal-progress.js';
+import './member-table.js';
+import './node-header.js';
+import './recall-box.js';
+import './remember-form.js';
+import './topology-view.js';
+import './visibility-gauge.js';
+
+/** What the panels show, read synchronously from the handle in one go so they agree with each other. */
+interface Snapshot {
+  readonly members: readonly Member[];
+  readonly visibility: Visibility;
+  readonly links: readonly LinkInfo[];
+  readonly heal: HealStatus;
+  readonly signalingConnected: boolean;
+}
+
+type RefreshCause = EngramEventKind | 'attach';
+
+/** Events after which the (asynchronous, possibly scanning) conflict list must be re-read. */
+const CONFLICT_CAUSES: ReadonlySet<RefreshCause> = new Set(['attach', 'conflict', 'write', 'heal']);
+const MERKLE_CAUSES: ReadonlySet<RefreshCause> = new Set(['attach', 'write', 'heal', 'heal-progress']);
+/** Events that can change what a recall returns (content, siblings, or the visibility penalty). */
+const RECALL_CAUSES: ReadonlySet<RefreshCause> = new Set(['write', 'conflict', 'visibility', 'heal', 'membership']);
+
+function intersects(causes: ReadonlySet<RefreshCause>, wanted: ReadonlySet<RefreshCause>): boolean {
+  for (const cause of causes) if (wanted.has(cause)) return true;
+  return false;
+}
+
+export class EngramApp extends LitElement {
+  static override properties = {
+    handle: { attribute: false },
+    snapshot: { state: true },
+    conflicts: { state: true },
+    merkleRoot: { state: true },
+    recallRevision: { state: true },
+    problem: { state: true },
+  };
+
+  declare handle: EngramHandle | undefined;
+  declare private snapshot: Snapshot | undefined;
+  declare private conflicts: readonly Conflict[];
+  declare private merkleRoot: string | undefined;
+  declare private recallRevision: number;
+  /** The last failure reading from the node (e.g. it stopped), shown until a read succeeds. */
+  declare private problem: string | undefined;
+
+  private attachedTo: EngramHandle | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly throttle = new RenderThrottle<RefreshCause>((causes) => this.refresh(causes));
+  /** Asynchronous reads can overtake each other; only the newest one's answer is kept. */
+  private conflictsSeq = 0;
+  private merkleSeq = 0;
+
+  constructor() {
+    super();
+    this.handle = undefined;
+    this.snapshot = undefined;
+    this.conflicts = [];
+    this.merkleRoot = undefined;
+    this.recallRevision = 0;
+    this.problem = undefined;
+  }
+
+  static override styles = [
+    palette,
+    css`
+      :host {
+        display: block;
+        min-height: 100vh;
+        box-sizing: border-box;
+        padding: 12px 16px 16px;
+        background: var(--em-bg);
+        color: var(--em-text);
+        font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
+        font-size: 13px;
+      }
+      main {
+        display: grid;
+        grid-template-columns: 372px minmax(0, 1fr) minmax(0, 1fr);
+        gap: 12px;
+        align-items: start;
+        margin-top: 12px;
+      }
+      .column {
+        display: flex;
+        flex-direction: column;
+        gap: 12px;
+        min-width: 0;
+      }
+      .problem {
+        margin-top: 12px;
+        color: var(--em-bad);
+        background: var(--em-bad-bg);
+        border: 1px solid #ffcecb;
+        border-radius: 6px;
+        padding: 8px 12px;
+      }
+      .waiting { color: var(--em-muted); padding: 24px; }
+      @media (max-width: 1100px) {
+        main { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+      }
+      @media (max-width: 760px) {
+        main { grid-template-columns: minmax(0, 1fr); }
+      }
+    `,
+  ];
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    // Re-attach after a move in the DOM; the first attach happens in willUpdate.
+    if (this.handle && !this.unsubscribe) this.attach(this.handle);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.detach();
+  }
+
+  protected override willUpdate(changed: Map<PropertyKey, unknown>): void {
+    if (changed.has('handle') && this.handle !== this.attachedTo) {
+      if (this.handle) this.attach(this.handle);
+      else this.detach();
+    }
+  }
+
+  override render() {
+    const handle = this.handle;
+    const snapshot = this.snapshot;
+    if (!handle || !snapshot) return html`<div class="waiting">Starting the node…</div>`;
+    const clock = handle.now ? () => (handle.now as () => number).call(handle) : () => performance.now();
+    return html`
+      <engram-header
+        .nodeId=${handle.id}
+        .room=${handle.room}
+        .generation=${snapshot.visibility.generation}
+        .signalingConnected=${snapshot.signalingConnected}
+        .merkleRoot=${this.merkleRoot}
+      ></engram-header>
+      ${this.problem ? html`<div class="problem" role="alert">${this.problem}</div>` : nothing}
+      <main>
+        <div class="column">
+          <engram-visibility-gauge .visibility=${snapshot.visibility}></engram-visibility-gauge>
+          <engram-topology .selfId=${handle.id} .members=${snapshot.members} .links=${snapshot.links}></engram-topology>
+        </div>
+        <div class="column">
+          <engram-member-table .members=${snapshot.members} .selfId=${handle.id} .clock=${clock}></engram-member-table>
+          <engram-heal-progress .status=${snapshot.heal}></engram-heal-progress>
+          <engram-conflict-queue .handle=${handle} .conflicts=${this.conflicts}></engram-conflict-queue>
+        </div>
+        <div class="column">
+          <engram-recall-box .handle=${handle} .revision=${this.recallRevision}></engram-recall-box>
+          <engram-remember-form .handle=${handle}></engram-remember-form>
+        </div>
+      </main>
+    `;
+  }
+
+  private attach(handle: EngramHandle): void {
+    this.detach();
+    this.attachedTo = handle;
+    this.conflicts = [];
+    this.merkleRoot = undefined;
+    this.unsubscribe = handle.subscribe((event) => this.throttle.note(event.kind));
+    this.refresh(new Set(['attach']));
+  }
+
+  private detach(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.attachedTo = undefined;
+    this.throttle.cancel();
+  }
+
+  private refresh(causes: ReadonlySet<RefreshCause>): void {
+    const handle = this.attachedTo;
+    if (!handle) return;
+    try {
+      this.snapshot = {
+        members: handle.members(),
+        visibility: handle.visibility(),
+        links: handle.links(),
+        heal: handle.healStatus(),
+        signalingConnected: handle.signalingConnected(),
+      };
+      this.problem = undefined;
+    } catch (error) {
+      this.problem = `Cannot read the node: ${errorMessage(error)}`;
+      return;
+    }
+    if (intersects(causes, RECALL_CAUSES)) this.recallRevision += 1;
+    if (intersects(causes, CONFLICT_CAUSES)) void this.loadConflicts(handle);
+    if (intersects(causes, MERKLE_CAUSES)) void this.loadMerkleRoot(handle);
+  }
+
+  private async loadConflicts(handle: EngramHandle): Promise<void> {
+    const seq = ++this.conflictsSeq;
+    try {
+      const conflicts = await handle.conflicts();
+      if (seq === this.conflictsSeq && handle === this.attachedTo) this.conflicts = conflicts;
+    } catch (error) {
+      if (seq === this.conflictsSeq) this.problem = `Cannot read conflicts: ${errorMessage(error)}`;
+    }
+  }
+
+  private async loadMerkleRoot(handle: EngramHandle): Promise<void> {
+    const seq = ++this.merkleSeq;
+    try {
+      const root = await handle.merkleRoot();
+      if (seq === this.merkleSeq && handle === this.attachedTo) this.merkleRoot = root;
+    } catch (error) {
+      if (seq === this.merkleSeq) this.problem = `Cannot read the Merkle root: ${errorMessage(error)}`;
+    }
+  }
+}
+
+customElements.define('engram-app', EngramApp);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'engram-app': EngramApp;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The one seam between the UI and a running node: everything the components show or do goes
+ * through this interface, so the same components render a live tab (src/app) or a fake cluster
+ * (fake-handle.ts) for the preview and DOM tests.
+ */
+import type { Member, Visibility, NodeId, MemoryId, Dot } from '../core/types.js';
+import type { RecallResult } from '../core/node.js';
+import type { Conflict } from '../core/merge.js';
+import type { HealProgress, HealReport } from '../core/heal.js';
+
+export type LinkState = 'connecting' | 'authenticating' | 'open' | 'failed' | 'closed';
+
+/** One data-channel link from this node to a peer, as the transport sees it. */
+export interface LinkInfo {
+  readonly peer: NodeId;
+  readonly state: LinkState;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+export type EngramEventKind =
+  | 'membership'
+  | 'visibility'
+  | 'conflict'
+  | 'write'
+  | 'link'
+  | 'heal-progress'
+  | 'heal'
+  | 'signaling';
+
+/** A hint that something changed; the UI re-reads what it shows rather than trusting `detail`. */
+export interface EngramEvent {
+  readonly kind: EngramEventKind;
+  readonly detail?: unknown;
+}
+
+export interface HealStatus {
+  readonly active: HealProgress | undefined;
+  readonly last: HealReport | undefined;
+}
+
+export interface EngramHandle {
+  readonly id: NodeId;
+  readonly room: string;
+  remember(input: { content: string; tags?: string[]; confidence?: number; id?: MemoryId }): Promise<{ id: MemoryId }>;
+  recall(query: { text?: string; tags?: string[]; limit?: number }): Promise<RecallResult>;
+  forget(id: MemoryId): Promise<void>;
+  members(): Member[];
+  /** {visible, total, ratio, penalty, generation} */
+  visibility(): Visibility;
+  conflicts(): Promise<Conflict[]>;
+  resolve(id: MemoryId, choice: { keep: Dot | string } | { content: string }): Promise<void>;
+  links(): LinkInfo[];
+  merkleRoot(): Promise<string>;
+  /** Subscribe to any change worth re-rendering (membership, visibility, conflict, write, link, heal). Returns unsubscribe. */
+  subscribe(listener: (event: EngramEvent) => void): () => void;
+  /** Last heal progress / report, for the progress bar. */
+  healStatus(): HealStatus;
+  signalingConnected(): boolean;
+  /**
+   * The node's scheduler clock (ms), on which Member.lastHeardAt and stateChangedAt are measured.
+   * Optional: without it the UI assumes the browser scheduler's clock, performance.now().
+   */
+  now?(): number;
+}

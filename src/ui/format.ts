@@ -1,0 +1,50 @@
+/** How figures read on screen: one place, so every panel writes bytes, times and ratios alike. */
+
+/** "0.4 s ago", "12 s ago", "3 min ago"; "never" when nothing was heard. */
+export function formatAgo(thenMs: number | undefined, nowMs: number): string {
+  if (thenMs === undefined) return 'never';
+  const elapsedSeconds = Math.max(0, nowMs - thenMs) / 1000;
+  if (elapsedSeconds < 10) return `${elapsedSeconds.toFixed(1)} s ago`;
+  if (elapsedSeconds < 120) return `${Math.round(elapsedSeconds)} s ago`;
+  if (elapsedSeconds < 7200) return `${Math.round(elapsedSeconds / 60)} min ago`;
+  return `${Math.round(elapsedSeconds / 3600)} h ago`;
+}
+
+export function formatDuration(durationMs: number): string {
+  if (durationMs < 1000) return `${Math.round(durationMs)} ms`;
+  if (durationMs < 120_000) return `${(durationMs / 1000).toFixed(1)} s`;
+  return `${Math.round(durationMs / 60_000)} min`;
+}
+
+/** Binary units, because the figures are compared with buffer and message limits set in KiB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+export function formatCount(count: number): string {
+  return count.toLocaleString('en-US');
+}
+
+/** Confidences and factors in [0, 1], to two places: finer differences mean nothing to a reader. */
+export function formatFactor(value: number): string {
+  return value.toFixed(2);
+}
+
+export function formatPercent(ratio: number): string {
+  return `${Math.round(ratio * 100)}%`;
+}
+
+/** Splits "a, b ,,c" into ["a", "b", "c"]. */
+export function parseTags(text: string): string[] {
+  return text
+    .split(',')
+    .map((tag) => tag.trim())
+    .filter((tag) => tag.length > 0);
+}
+
+/** The message to show for a rejected promise: EngramError and friends carry one a person understands. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,148 @@
+/**
+ * Anti-entropy at work: while a heal runs, how far the record transfer has got; when idle, how
+ * the last one ended and what it moved, including whose partitioned writes it brought in.
+ */
+import { LitElement, css, html, nothing } from 'lit';
+import type { HealOutcome, HealProgress, HealReport } from '../core/heal.js';
+import type { HealStatus } from './engram-handle.js';
+import { formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
+import { panel } from './theme.js';
+
+const OUTCOME_TONE: Record<HealOutcome, string> = {
+  converged: 'good',
+  equal: 'good',
+  busy: 'warn',
+  diverged: 'bad',
+  aborted: 'bad',
+};
+
+/** Most writers a report lists; a heal after a long partition can bring writes from many. */
+const MAX_SIDES_SHOWN = 4;
+
+export class HealProgressView extends LitElement {
+  static override properties = { status: { attribute: false } };
+
+  declare status: HealStatus;
+
+  constructor() {
+    super();
+    this.status = { active: undefined, last: undefined };
+  }
+
+  static override styles = [
+    panel,
+    css`
+      .line {
+        display: flex;
+        align-items: center;
+        gap: 8px;
+        flex-wrap: wrap;
+      }
+      .bar {
+        position: relative;
+        height: 10px;
+        border-radius: 5px;
+        background: var(--em-faint);
+        overflow: hidden;
+        margin: 8px 0 6px;
+      }
+      .bar > div {
+        height: 100%;
+        background: var(--em-accent);
+        border-radius: 5px;
+        transition: width 0.1s linear;
+      }
+      .bar.indeterminate > div {
+        width: 30%;
+        animation: slide 1.2s ease-in-out infinite;
+      }
+      @keyframes slide {
+        from { margin-left: -30%; }
+        to { margin-left: 100%; }
+      }
+      .figures {
+        display: grid;
+        grid-template-columns: auto 1fr;
+        gap: 1px 12px;
+        font-variant-numeric: tabular-nums;
+        margin: 6px 0 0;
+      }
+      .figures dt { color: var(--em-muted); }
+      .figures dd { margin: 0; font-weight: 600; }
+      .big { font-size: 15px; font-weight: 700; font-variant-numeric: tabular-nums; }
+      ul { margin: 8px 0 0; padding-left: 16px; font-size: 12px; }
+      li { margin: 1px 0; }
+    `,
+  ];
+
+  override render() {
+    const { active, last } = this.status;
+    return html`
+      <div class="panel">
+        <h2>Heal ${active ? html`<span class="badge warn">in progress</span>` : nothing}</h2>
+        ${active ? this.renderActive(active) : last ? this.renderLast(last) : html`<p class="empty">No heal yet: replicas have not needed one.</p>`}
+      </div>
+    `;
+  }
+
+  private renderActive(progress: HealProgress) {
+    const expected = progress.recordsExpected;
+    const fraction = expected === undefined ? undefined : expected === 0 ? 1 : Math.min(1, progress.recordsReceived / expected);
+    return html`
+      <div data-testid="heal-active">
+        <div class="line">
+          <span class="big" data-testid="heal-records">
+            ${formatCount(progress.recordsReceived)}${expected === undefined ? '' : ` / ${formatCount(expected)}`} records received
+          </span>
+          ${fraction === undefined ? nothing : html`<span class="muted">${formatPercent(fraction)}</span>`}
+          <span class="muted">from <span class="mono">${progress.peer}</span> · phase ${progress.phase}</span>
+        </div>
+        <div class="bar ${fraction === undefined ? 'indeterminate' : ''}" role="progressbar" aria-valuemin="0" aria-valuemax="1"
+          aria-valuenow=${fraction ?? nothing}>
+          <div style=${fraction === undefined ? '' : `width: ${(fraction * 100).toFixed(1)}%`}></div>
+        </div>
+        <dl class="figures">
+          <dt>received</dt><dd>${formatBytes(progress.bytesReceived)}</dd>
+          <dt>sent</dt><dd>${formatBytes(progress.bytesSent)} · ${formatCount(progress.recordsSent)} records</dd>
+        </dl>
+      </div>
+    `;
+  }
+
+  private renderLast(report: HealReport) {
+    const sides = [...report.sides].sort((a, b) => b.versions - a.versions);
+    return html`
+      <div data-testid="heal-last">
+        <div class="line">
+          <span class="muted">Last heal</span>
+          <span class="badge ${OUTCOME_TONE[report.outcome]}" data-testid="heal-outcome">${report.outcome}</span>
+          <span class="muted">with <span class="mono">${report.peer}</span> as ${report.role}, took ${formatDuration(report.finishedAt - report.startedAt)}</span>
+        </div>
+        <dl class="figures">
+          <dt>received</dt><dd>${formatCount(report.recordsReceived)} records · ${formatBytes(report.bytesReceived)}</dd>
+          <dt>sent</dt><dd>${formatCount(report.recordsSent)} records · ${formatBytes(report.bytesSent)}</dd>
+        </dl>
+        ${sides.length === 0
+          ? nothing
+          : html`<ul>
+              ${sides.slice(0, MAX_SIDES_SHOWN).map(
+                (side) => html`<li>
+                  ${formatCount(side.versions)} versions by <span class="mono">${side.writer}</span> in generation ${side.generation}${side.partial
+                    ? html` <span class="badge warn" title="The writer saw only part of the cluster then">partitioned</span>`
+                    : nothing}
+                </li>`,
+              )}
+              ${sides.length > MAX_SIDES_SHOWN ? html`<li class="muted">and ${sides.length - MAX_SIDES_SHOWN} more writers</li>` : nothing}
+            </ul>`}
+      </div>
+    `;
+  }
+}
+
+customElements.define('engram-heal-progress', HealProgressView);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'engram-heal-progress': HealProgressView;
+  }
+}

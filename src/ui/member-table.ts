@@ -1,0 +1,134 @@
+/** What this node believes about every member: SWIM state, incarnation, and how long since it last heard from each. */
+import { LitElement, css, html } from 'lit';
+import type { Member, MemberState, NodeId } from '../core/types.js';
+import { formatAgo } from './format.js';
+import { panel } from './theme.js';
+
+const STATE_TONE: Record<MemberState, string> = {
+  alive: 'good',
+  suspect: 'warn',
+  dead: 'bad',
+  left: 'idle',
+};
+
+/** "Last heard" must tick even when nothing else changes: that silence is what suspicion is made of. */
+const AGO_REFRESH_MS = 1000;
+
+export class MemberTable extends LitElement {
+  static override properties = {
+    members: { attribute: false },
+    selfId: { attribute: false },
+    clock: { attribute: false },
+    nowMs: { state: true },
+  };
+
+  declare members: readonly Member[];
+  declare selfId: NodeId;
+  /** The clock Member.lastHeardAt is measured on (the node's scheduler). */
+  declare clock: () => number;
+  declare private nowMs: number;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+
+  constructor() {
+    super();
+    this.members = [];
+    this.selfId = '';
+    this.clock = () => performance.now();
+    this.nowMs = 0;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.ticker = setInterval(() => (this.nowMs = this.clock()), AGO_REFRESH_MS);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  static override styles = [
+    panel,
+    css`
+      table {
+        width: 100%;
+        border-collapse: collapse;
+        font-variant-numeric: tabular-nums;
+      }
+      th {
+        text-align: left;
+        font-size: 11px;
+        font-weight: 600;
+        color: var(--em-muted);
+        border-bottom: 1px solid var(--em-border);
+        padding: 3px 8px 5px 0;
+      }
+      td {
+        padding: 5px 8px 5px 0;
+        border-bottom: 1px solid var(--em-faint);
+        white-space: nowrap;
+      }
+      tr:last-child td { border-bottom: none; }
+      th.num, td.num { text-align: right; }
+      .id {
+        display: inline-block;
+        vertical-align: bottom;
+        font-family: var(--em-mono);
+        font-size: 12px;
+        max-width: 190px;
+        overflow: hidden;
+        text-overflow: ellipsis;
+      }
+      .self-mark {
+        margin-left: 6px;
+        color: var(--em-accent);
+        font-size: 11px;
+        font-weight: 600;
+      }
+      tr.self td { background: #f6faff; }
+    `,
+  ];
+
+  protected override willUpdate(changed: Map<PropertyKey, unknown>): void {
+    // Fresh data deserves a fresh "now"; the ticker only covers the quiet seconds between.
+    if (changed.has('members') || changed.has('clock')) this.nowMs = this.clock();
+  }
+
+  override render() {
+    const rows = [...this.members].sort(
+      (a, b) => Number(b.id === this.selfId) - Number(a.id === this.selfId) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+    return html`
+      <div class="panel">
+        <h2>Members <span class="count">${this.members.length}</span></h2>
+        <table data-testid="member-table">
+          <thead>
+            <tr><th>Node</th><th>State</th><th class="num">Incarnation</th><th class="num">Last heard</th></tr>
+          </thead>
+          <tbody>
+            ${rows.map((member) => {
+              const isSelf = member.id === this.selfId;
+              return html`
+                <tr class=${isSelf ? 'self' : ''} data-member=${member.id} data-state=${member.state}>
+                  <td><span class="id" title=${member.id}>${member.id}</span>${isSelf ? html`<span class="self-mark">this tab</span>` : ''}</td>
+                  <td><span class="badge ${STATE_TONE[member.state]}">${member.state}</span></td>
+                  <td class="num">${member.incarnation}</td>
+                  <td class="num">${isSelf ? '—' : formatAgo(member.lastHeardAt, this.nowMs)}</td>
+                </tr>
+              `;
+            })}
+          </tbody>
+        </table>
+      </div>
+    `;
+  }
+}
+
+customElements.define('engram-member-table', MemberTable);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'engram-member-table': MemberTable;
+  }
+}
