@@ -54,6 +54,19 @@ test('five tabs form a mesh, split 3|2 and keep writing, heal and converge, and 
       await remember(sideB[0]!, 'stake them in may', { id: first, confidence: 0.8 });
     });
 
+    await test.step('the UI of a majority tab shows the partition', async () => {
+      const page = sideA[0]!.page;
+      await page.locator('engram-recall-box input').first().fill('side write');
+      await page.locator('engram-recall-box button').first().click();
+      await expect(page.locator('engram-visibility-gauge')).toContainText('3 / 5');
+      await expect(page.locator('engram-visibility-gauge')).toContainText(WARNING);
+      await expect(page.locator('engram-header')).toContainText('Signaling connected');
+      await expect(page.locator('engram-recall-box')).toContainText('side write');
+      // UPDATE_DOCS=1 refreshes the screenshot the README shows.
+      const path = process.env.UPDATE_DOCS ? 'docs/ui-partition.png' : test.info().outputPath('ui-partition.png');
+      await page.screenshot({ path });
+    });
+
     await test.step('after the heal all five converge with nothing lost and the concurrent edits as siblings', async () => {
       for (const node of nodes) await node.page.evaluate(() => window.engram!.faults.heal());
       for (const node of nodes) await waitForVisibility(node, 5, 5);

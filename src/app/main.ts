@@ -51,6 +51,9 @@ async function boot(): Promise<PageHandle> {
     peerId: nodeId,
     onError: (error) => console.warn(`signaling: ${error.code}: ${error.message}`),
   });
+  // The client may join before the page handle exists: track its status from the start.
+  const signalingStatus = { connected: false };
+  signaling.on('status', (connected) => (signalingStatus.connected = connected));
   const random = new CryptoRandom();
   const rtc = new WebRtcTransport({
     signaler: signaling,
@@ -68,7 +71,7 @@ async function boot(): Promise<PageHandle> {
   rtc.on('link', (peer, state) => {
     if (state === 'open') node.addPeers([peer]);
   });
-  const handle = new PageHandle(config.room, node, rtc, transport, signaling);
+  const handle = new PageHandle(config.room, node, rtc, transport, signaling, signalingStatus);
   window.addEventListener('pagehide', () => {
     void handle.leave();
     signaling.close();

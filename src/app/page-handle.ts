@@ -39,7 +39,9 @@ export class PageHandle implements EngramHandle {
     private readonly transport: WebRtcTransport,
     private readonly faultTransport: FaultTransport,
     private readonly signaling: SignalingClient,
+    signalingStatus: { connected: boolean },
   ) {
+    this.signalingUp = signalingStatus.connected;
     this.id = node.id;
     this.faults = {
       block: (peers) => faultTransport.block(peers),
@@ -52,7 +54,8 @@ export class PageHandle implements EngramHandle {
       node.on(kind, (detail) => this.emit({ kind, detail }));
     }
     node.on('heal-progress', (progress) => {
-      this.activeHeal = progress;
+      // A root comparison that finds nothing to do ('opening' then 'equal') is not shown as a heal.
+      if (progress.phase !== 'opening') this.activeHeal = progress;
       this.emit({ kind: 'heal-progress', detail: progress });
     });
     node.on('heal', (report) => {
