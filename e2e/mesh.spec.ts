@@ -145,3 +145,26 @@ test('a tab without the room secret cannot join the room or read its data', asyn
     await server.close();
   }
 });
+
+test('a duplicated tab (same sessionStorage) does not run as the same node', async ({ browser }) => {
+  const server = await startEngramServer();
+  const url = `${server.url}?room=dup-${Date.now()}`;
+  const context = await browser.newContext();
+  try {
+    const original = await openNode(context, url);
+    const stored = await original.page.evaluate(() => JSON.stringify(Object.entries(sessionStorage)));
+    // Duplicating a tab copies its sessionStorage: do exactly that before the app starts.
+    const duplicate = await context.newPage();
+    await duplicate.addInitScript((entries: string) => {
+      for (const [key, value] of JSON.parse(entries) as [string, string][]) sessionStorage.setItem(key, value);
+    }, stored);
+    await duplicate.goto(url);
+    await duplicate.waitForFunction(() => document.documentElement.dataset.engramReady === 'true');
+    const duplicateId = await duplicate.evaluate(() => window.engram!.id);
+    expect(duplicateId).not.toBe(original.id);
+    await waitForVisibility({ page: duplicate, id: duplicateId }, 2, 2);
+  } finally {
+    await context.close();
+    await server.close();
+  }
+});
