@@ -13,6 +13,7 @@ import { consolidate, type Gist } from './consolidation.js';
 import { recordDigest, toHex } from './digest.js';
 import { DecodeError, EngramError } from './errors.js';
 import { GenerationTracker } from './generation.js';
+import { recall, type RecallQuery, type RecallResult } from './recall.js';
 import { Healer, type HealProgress, type HealReport } from './heal.js';
 import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, recordContext, shownVersion, type Conflict } from './merge.js';
 import { MerkleTree } from './merkle.js';
@@ -21,7 +22,7 @@ import { shuffled } from './random.js';
 import { Swim, type SwimMessage } from './swim.js';
 import type { Dot, GenerationEntry, Member, MemberState, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
 import { compareDots, dotKey } from './vector-clock.js';
-import { adjustConfidence, penaltyFactor, visibilityWarning } from './visibility.js';
+import { penaltyFactor } from './visibility.js';
 import { decodeMessage, encodeMessage, WIRE_LIMITS, type GenerationLog, type Message, type MessageType } from './wire.js';
 
 export interface RememberInput {
@@ -32,34 +33,7 @@ export interface RememberInput {
   readonly id?: MemoryId;
 }
 
-export interface RecallQuery {
-  /** Every word must appear in the content or the tags (case-insensitive). */
-  readonly text?: string;
-  /** Every tag must be present. */
-  readonly tags?: readonly string[];
-  readonly limit?: number;
-}
-
-export interface RecallItem {
-  readonly id: MemoryId;
-  readonly content: string;
-  readonly tags: readonly string[];
-  /** The confidence the writer gave. */
-  readonly confidence: number;
-  /** `confidence` times the visibility penalty: what this node can vouch for right now. */
-  readonly adjustedConfidence: number;
-  readonly author: NodeId;
-  readonly createdAt: number;
-  readonly writtenAt: number;
-  readonly siblings: number;
-  readonly conflict: boolean;
-}
-
-export interface RecallResult {
-  readonly results: readonly RecallItem[];
-  readonly visibility: Visibility;
-  readonly warning?: string;
-}
+export type { RecallItem, RecallQuery, RecallResult } from './recall.js';
 
 /** How a conflict is resolved: keep one sibling (by its dot), or write new content. */
 export type Resolution =
@@ -322,35 +296,7 @@ export class EngramNode {
 
   /** Live memories matching the query, each with its original and visibility-adjusted confidence. */
   recall(query: RecallQuery = {}): RecallResult {
-    const visibility = this.visibility();
-    const words = (query.text ?? '').toLowerCase().split(/\s+/).filter((word) => word.length > 0);
-    const wantedTags = (query.tags ?? []).map((tag) => tag.toLowerCase());
-    const limit = query.limit ?? 20;
-    const matches: RecallItem[] = [];
-    for (const record of this.records.values()) {
-      const shown = shownVersion(record);
-      if (shown.deleted) continue;
-      const tags = shown.tags.map((tag) => tag.toLowerCase());
-      if (!wantedTags.every((tag) => tags.includes(tag))) continue;
-      const haystack = `${shown.content.toLowerCase()} ${tags.join(' ')}`;
-      if (!words.every((word) => haystack.includes(word))) continue;
-      matches.push({
-        id: record.id,
-        content: shown.content,
-        tags: shown.tags,
-        confidence: shown.confidence,
-        adjustedConfidence: adjustConfidence(shown.confidence, visibility),
-        author: shown.author,
-        createdAt: shown.createdAt,
-        writtenAt: shown.writtenAt,
-        siblings: record.siblings.length,
-        conflict: this.conflictIds.has(record.id),
-      });
-    }
-    matches.sort((a, b) => b.adjustedConfidence - a.adjustedConfidence || b.writtenAt - a.writtenAt || (a.id < b.id ? -1 : 1));
-    const results = matches.slice(0, Math.max(0, limit));
-    const warning = visibilityWarning(visibility);
-    return warning ? { results, visibility, warning } : { results, visibility };
+    return recall(this.records.values(), query, this.visibility(), (record) => this.conflictIds.has(record.id));
   }
 
   members(): Member[] {

@@ -9,10 +9,10 @@ import { recordDigest, toHex } from '../core/digest.js';
 import { EngramError } from '../core/errors.js';
 import type { HealProgress, HealReport } from '../core/heal.js';
 import { addVersion, conflictOf, recordContext, shownVersion, type Conflict } from '../core/merge.js';
-import type { RecallItem, RecallResult } from '../core/node.js';
+import { recall, type RecallResult } from '../core/recall.js';
 import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Version, Visibility } from '../core/types.js';
 import { dotKey } from '../core/vector-clock.js';
-import { adjustConfidence, computeVisibility, visibilityWarning } from '../core/visibility.js';
+import { computeVisibility } from '../core/visibility.js';
 import { WIRE_LIMITS } from '../core/wire.js';
 import type { EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo } from './engram-handle.js';
 
@@ -71,35 +71,8 @@ export class FakeEngramHandle implements EngramHandle {
   }
 
   async recall(query: { text?: string; tags?: string[]; limit?: number }): Promise<RecallResult> {
-    // The same matching and ordering as EngramNode.recall.
-    const visibility = this.visibility();
-    const words = (query.text ?? '').toLowerCase().split(/\s+/).filter((word) => word.length > 0);
-    const wantedTags = (query.tags ?? []).map((tag) => tag.toLowerCase());
-    const matches: RecallItem[] = [];
-    for (const record of this.records.values()) {
-      const shown = shownVersion(record);
-      if (shown.deleted) continue;
-      const tags = shown.tags.map((tag) => tag.toLowerCase());
-      if (!wantedTags.every((tag) => tags.includes(tag))) continue;
-      const haystack = `${shown.content.toLowerCase()} ${tags.join(' ')}`;
-      if (!words.every((word) => haystack.includes(word))) continue;
-      matches.push({
-        id: record.id,
-        content: shown.content,
-        tags: shown.tags,
-        confidence: shown.confidence,
-        adjustedConfidence: adjustConfidence(shown.confidence, visibility),
-        author: shown.author,
-        createdAt: shown.createdAt,
-        writtenAt: shown.writtenAt,
-        siblings: record.siblings.length,
-        conflict: this.conflictOf(record) !== undefined,
-      });
-    }
-    matches.sort((a, b) => b.adjustedConfidence - a.adjustedConfidence || b.writtenAt - a.writtenAt || (a.id < b.id ? -1 : 1));
-    const results = matches.slice(0, Math.max(0, query.limit ?? 20));
-    const warning = visibilityWarning(visibility);
-    return warning ? { results, visibility, warning } : { results, visibility };
+    // The node's own recall, so the preview shows exactly what a node would.
+    return recall(this.records.values(), query, this.visibility(), (record) => this.conflictOf(record) !== undefined);
   }
 
   async forget(id: MemoryId): Promise<void> {
