@@ -32,6 +32,7 @@ describe.each(FAULT_MENU)('scenario %s', (scenario) => {
         thinkMs: 25,
       });
       expect(result.lostWrites, summary(result)).toBe(0);
+      expect(result.resurrected, summary(result)).toBe(0);
       expect(result.converged, summary(result)).toBe(true);
       expect(result.conflicts.notSurfaced, summary(result)).toBe(0);
       expect(result.gistsIdentical, summary(result)).toBe(true);

@@ -3,7 +3,7 @@
  * afterwards by the checker (checker.ts). Only writes the client saw acknowledged count as
  * promises the cluster must keep.
  */
-import type { Dot, MemoryId, NodeId } from '../core/types.js';
+import type { Dot, MemoryId, NodeId, VersionVector } from '../core/types.js';
 
 export type OperationKind = 'remember' | 'forget';
 
@@ -19,6 +19,8 @@ export interface Operation {
   dot: Dot | undefined;
   /** Memory id the write went to, once acknowledged (new memories get theirs from the node). */
   ackedId: MemoryId | undefined;
+  /** For a forget: what the tombstone had seen of the memory (its causal context). */
+  context: VersionVector | undefined;
   error: string | undefined;
 }
 
@@ -36,17 +38,19 @@ export class History {
       ackedAt: undefined,
       dot: undefined,
       ackedId: undefined,
+      context: undefined,
       error: undefined,
     };
     this.operations.push(operation);
     return operation;
   }
 
-  ok(operation: Operation, at: number, id: MemoryId, dot: Dot): void {
+  ok(operation: Operation, at: number, id: MemoryId, dot: Dot, context?: VersionVector): void {
     operation.outcome = 'ok';
     operation.ackedAt = at;
     operation.ackedId = id;
     operation.dot = dot;
+    operation.context = context;
   }
 
   fail(operation: Operation, at: number, error: unknown): void {

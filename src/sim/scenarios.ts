@@ -89,6 +89,8 @@ export interface ScenarioResult {
     readonly shippedPerDivergent: number | null;
   };
   readonly lostWrites: number;
+  /** Forgotten memories that came back with no concurrent write to explain it. */
+  readonly resurrected: number;
   readonly converged: boolean;
   readonly conflicts: { readonly total: number; readonly notSurfaced: number };
   /** Bytes of the vector clock each message carries (the link header: seq, ack, node-clock delta). */
@@ -244,7 +246,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         const operation = history.invoke('forget', node.id, cluster.now, existing);
         try {
           const result = await node.forget(existing);
-          history.ok(operation, cluster.now, result.id, result.dot);
+          const tombstone = (await node.get(existing))?.siblings.find(
+            (sibling) => sibling.dot.node === result.dot.node && sibling.dot.counter === result.dot.counter,
+          );
+          history.ok(operation, cluster.now, result.id, result.dot, tombstone?.context);
         } catch (error) {
           history.fail(operation, cluster.now, error);
         }
@@ -439,6 +444,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         shippedPerDivergent: measured.divergent > 0 ? round(recordsShipped / measured.divergent, 4) : null,
       },
       lostWrites: check.lostWrites,
+      resurrected: check.resurrected,
       converged: check.converged,
       conflicts: { total: check.conflicts, notSurfaced: check.conflictsNotSurfaced },
       clockBytes: histogramStats(clock),
