@@ -10,7 +10,7 @@
 import { PeerLink } from './clock-codec.js';
 import { resolveConfig, type EngramConfig } from './config.js';
 import { consolidate, type Gist } from './consolidation.js';
-import { recordDigest, toHex } from './digest.js';
+import { recordDigest } from './digest.js';
 import { DecodeError, EngramError } from './errors.js';
 import { GenerationTracker } from './generation.js';
 import { recall, type RecallQuery, type RecallResult } from './recall.js';
@@ -21,9 +21,9 @@ import type { Random, Scheduler, Storage, TimerHandle, Transport } from './ports
 import { shuffled } from './random.js';
 import { Swim, type SwimMessage } from './swim.js';
 import type { Dot, GenerationEntry, Member, MemberState, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
-import { compareDots, dotKey } from './vector-clock.js';
+import { dotKey } from './vector-clock.js';
 import { penaltyFactor } from './visibility.js';
-import { decodeMessage, encodeMessage, WIRE_LIMITS, type GenerationLog, type Message, type MessageType } from './wire.js';
+import { decodeMessage, encodeMessage, WIRE_LIMITS, type GenerationLog, type Message } from './wire.js';
 
 export interface RememberInput {
   readonly content: string;
@@ -735,8 +735,6 @@ export class EngramNode {
   }
 }
 
-export type { MessageType };
-
 function validateContent(content: unknown): string {
   if (typeof content !== 'string') throw new EngramError('invalid-argument', 'content must be a string');
   if (content.length > MAX_CONTENT_CHARS) throw new EngramError('invalid-argument', `content is longer than ${MAX_CONTENT_CHARS} characters`);
@@ -772,10 +770,3 @@ function validateId(id: unknown): void {
 function countInto(histogram: Map<number, number>, value: number): void {
   histogram.set(value, (histogram.get(value) ?? 0) + 1);
 }
-
-/** Total order used by tests to compare sibling sets independent of insertion order. */
-export function sortedDots(record: MemoryRecord): string[] {
-  return [...record.siblings].sort((a, b) => compareDots(a.dot, b.dot)).map((sibling) => dotKey(sibling.dot));
-}
-
-export { toHex };
