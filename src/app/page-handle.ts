@@ -32,6 +32,9 @@ export class PageHandle implements EngramHandle {
   private activeHeal: HealProgress | undefined;
   private lastHeal: HealReport | undefined;
   private signalingUp = false;
+  private readonly healTotals = { sessions: 0, recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
+  /** Times (performance.now) at which a member went from alive to suspect or dead, for false-suspicion counts. */
+  private readonly suspicionTimes: number[] = [];
 
   constructor(
     readonly room: string,
@@ -58,7 +61,15 @@ export class PageHandle implements EngramHandle {
       if (progress.phase !== 'opening') this.activeHeal = progress;
       this.emit({ kind: 'heal-progress', detail: progress });
     });
+    node.on('membership', ({ member, previous }) => {
+      if (previous?.state === 'alive' && (member.state === 'suspect' || member.state === 'dead')) this.suspicionTimes.push(performance.now());
+    });
     node.on('heal', (report) => {
+      this.healTotals.sessions += 1;
+      this.healTotals.recordsSent += report.recordsSent;
+      this.healTotals.recordsReceived += report.recordsReceived;
+      this.healTotals.bytesSent += report.bytesSent;
+      this.healTotals.bytesReceived += report.bytesReceived;
       if (this.activeHeal?.session === report.session) this.activeHeal = undefined;
       if (report.outcome !== 'busy' && report.outcome !== 'equal') this.lastHeal = report;
       this.emit({ kind: 'heal', detail: report });
@@ -136,6 +147,31 @@ export class PageHandle implements EngramHandle {
   /** Counters for benchmarks: node messages and bytes, transport traffic, soft-fault drops. */
   stats(): { node: ReturnType<EngramNode['stats']>; transport: ReturnType<WebRtcTransport['stats']>; faults: ReturnType<FaultTransport['stats']>; swim: Readonly<Record<string, number>> } {
     return { node: this.node.stats(), transport: this.transport.stats(), faults: this.faultTransport.stats(), swim: this.node.swimStats() };
+  }
+
+  /** Everything a history checker needs of this replica: all records, the root, the conflict queue. */
+  snapshot(): { id: NodeId; records: MemoryRecord[]; merkleRoot: string; conflictIds: MemoryId[] } {
+    return {
+      id: this.id,
+      records: [...this.node.allRecords()],
+      merkleRoot: this.node.merkleRoot(),
+      conflictIds: this.node.conflicts().map((conflict) => conflict.id),
+    };
+  }
+
+  /** Totals over every heal session this node took part in (both roles), for benchmarks. */
+  healTotalsSoFar(): Readonly<typeof this.healTotals> {
+    return { ...this.healTotals };
+  }
+
+  /** How many times a member went from alive to suspect or dead since `sinceMs` (performance.now). */
+  suspicionsSince(sinceMs: number): number {
+    return this.suspicionTimes.filter((at) => at >= sinceMs).length;
+  }
+
+  /** Histogram of link-header clock bytes per sent message, as [bytes, messages] pairs. */
+  clockBytesHistogram(): [number, number][] {
+    return [...this.node.stats().clockBytes.entries()];
   }
 
   /** Leaves the cluster explicitly (also done on page hide). */

@@ -79,7 +79,10 @@ export function unionOf(replicas: readonly { readonly records: Iterable<MemoryRe
 
 /** Σ over replicas of the records that differ from the union: the deliveries a perfect heal needs. */
 export function divergenceFromUnion(nodes: readonly EngramNode[]): number {
-  const replicas = nodes.map((node) => ({ records: [...node.allRecords()] }));
+  return divergenceOfSnapshots(nodes.map((node) => ({ records: [...node.allRecords()] })));
+}
+
+export function divergenceOfSnapshots(replicas: readonly { readonly records: readonly MemoryRecord[] }[]): number {
   const union = unionOf(replicas);
   const unionDigests = new Map<MemoryId, string>();
   for (const [id, record] of union) unionDigests.set(id, toHex(recordDigest(record)));
