@@ -9,13 +9,12 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { chromium, type Browser, type BrowserContext } from '@playwright/test';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../playwright.config.js';
+import { CHROMIUM_PATH } from '../playwright.config.js';
+import { BrowserCluster } from '../e2e/harness/cluster-harness.js';
 import { checkSnapshots, divergenceOfSnapshots, type ReplicaSnapshot } from '../src/sim/checker.js';
 import { History } from '../src/sim/history.js';
 import { percentiles } from '../src/sim/scenarios.js';
-import { openNode, startEngramServer, waitForConvergence, waitForVisibility, type BrowserNode } from '../e2e/cluster.js';
-import type { RunningServer } from '../signaling/server.js';
+import { waitForConvergence, waitForVisibility, type BrowserNode } from '../e2e/cluster.js';
 
 interface Options {
   readonly quick: boolean;
@@ -26,25 +25,18 @@ interface Options {
   readonly healthyMinutes: number;
 }
 
-/** How partitions are made: soft here; the namespace harness provides hard cuts. */
+/** How partitions are made: by the harness, hard (iptables in namespaces) where the machine allows. */
 interface PartitionControl {
   readonly hard: boolean;
   partition(groups: readonly (readonly BrowserNode[])[]): Promise<void>;
   heal(): Promise<void>;
 }
 
-function softPartitions(nodes: readonly BrowserNode[]): PartitionControl {
+function harnessPartitions(cluster: BrowserCluster, nodes: readonly BrowserNode[]): PartitionControl {
   return {
-    hard: false,
-    async partition(groups) {
-      for (const group of groups) {
-        const others = nodes.filter((node) => !group.includes(node)).map((node) => node.id);
-        await Promise.all(group.map((node) => node.page.evaluate((ids) => window.engram!.faults.block(ids), others)));
-      }
-    },
-    async heal() {
-      await Promise.all(nodes.map((node) => node.page.evaluate(() => window.engram!.faults.heal())));
-    },
+    hard: cluster.mode === 'hard',
+    partition: (groups) => cluster.partition(groups.map((group) => group.map((node) => nodes.indexOf(node)))),
+    heal: () => cluster.heal(),
   };
 }
 
@@ -134,14 +126,15 @@ async function measureHeal(nodes: readonly BrowserNode[], control: PartitionCont
   const divergentRecords = divergenceOfSnapshots(await snapshots(nodes));
   const before = await healTotals(nodes);
   const healStart = Date.now();
+  const cutLastedMs = healStart - cutStart;
   await control.heal();
   await waitForConvergence(nodes, 120_000);
   const ms = Date.now() - healStart;
   await new Promise((resolve) => setTimeout(resolve, 2_500));
   const after = await healTotals(nodes);
   for (const node of nodes) await waitForVisibility(node, nodes.length, nodes.length, 60_000);
-  log(`heal of ${burst.writes} updates after a ${Date.now() - cutStart - ms} ms cut: converged in ${ms} ms`);
-  return { updates: burst.writes, ms, divergentRecords, recordsShipped: after.recordsSent - before.recordsSent, bytesShipped: after.bytesSent - before.bytesSent };
+  log(`heal of ${burst.writes} updates after a ${cutLastedMs} ms cut: converged in ${ms} ms`);
+  return { updates: burst.writes, cutLastedMs, ms, divergentRecords, recordsShipped: after.recordsSent - before.recordsSent, bytesShipped: after.bytesSent - before.bytesSent };
 }
 
 async function main(): Promise<void> {
@@ -151,16 +144,13 @@ async function main(): Promise<void> {
     ? { quick, nodes: 5, cuts: 3, updates: 1_000, longCutMs: 0, healthyMinutes: 0.25 }
     : { quick, nodes: 5, cuts: 20, updates: 10_000, longCutMs: 30_000, healthyMinutes: 10 };
   execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
-  const server: RunningServer = await startEngramServer();
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
-  const context: BrowserContext = await browser.newContext();
+  const cluster = new BrowserCluster({ log });
   try {
-    const url = `${server.url}?room=bench-${Date.now()}`;
-    const nodes: BrowserNode[] = [];
-    for (let i = 0; i < options.nodes; i++) nodes.push(await openNode(context, url));
+    await cluster.start({ nodes: options.nodes, room: `bench-${Date.now()}` });
+    const nodes: BrowserNode[] = cluster.nodes.map((node) => ({ page: node.page, id: node.id }));
     for (const node of nodes) await waitForVisibility(node, options.nodes, options.nodes);
-    const control = softPartitions(nodes);
-    if (!control.hard) log('hard partitions unavailable in this runner yet: using soft partitions (messages dropped in each transport)');
+    const control = harnessPartitions(cluster, nodes);
+    log(`partitions: ${control.hard ? 'hard (iptables in network namespaces)' : 'soft (messages dropped in each transport)'}`);
     const history = new History();
 
     // False suspicions: a healthy cluster, all tabs in the foreground, nothing injected.
@@ -204,6 +194,7 @@ async function main(): Promise<void> {
         updates: shortCut.updates,
         ms: shortCut.ms,
         longCutMs: longCut?.ms ?? null,
+        cutLastedMs: shortCut.cutLastedMs,
         divergentRecords: shortCut.divergentRecords,
         recordsShipped: shortCut.recordsShipped,
         bytesShipped: shortCut.bytesShipped,
@@ -216,7 +207,7 @@ async function main(): Promise<void> {
       clockBytes,
       falseSuspicionsPerHour,
       healthyMinutes: options.healthyMinutes,
-      chromium: browser.version(),
+      chromium: execFileSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8' }).trim(),
       date: new Date().toISOString(),
     };
     const outDir = values.out ?? 'docs';
@@ -224,9 +215,7 @@ async function main(): Promise<void> {
     if (!quick) writeFileSync(`${outDir}/BENCHMARKS.md`, markdown(result));
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
-    await context.close();
-    await browser.close();
-    await server.close();
+    await cluster.close();
   }
 }
 
@@ -244,7 +233,7 @@ function histogramQuantiles(histogram: ReadonlyMap<number, number>): { median: n
   return { median: at(0.5), p99: at(0.99) };
 }
 
-function markdown(result: Record<string, unknown> & { heal: { ms: number; longCutMs: number | null; updates: number; divergentRecords: number; recordsShipped: number; bytesShipped: number }; detectionMs: { p50: number | null; p99: number | null; n: number }; throughputRatio: number; lostWrites: number; clockBytes: { median: number; p99: number }; falseSuspicionsPerHour: number; hardPartitions: boolean; chromium: string; date: string }): string {
+function markdown(result: Record<string, unknown> & { heal: { ms: number; longCutMs: number | null; cutLastedMs: number; longCut: { cutLastedMs: number } | null; updates: number; divergentRecords: number; recordsShipped: number; bytesShipped: number }; detectionMs: { p50: number | null; p99: number | null; n: number }; throughputRatio: number; lostWrites: number; clockBytes: { median: number; p99: number }; falseSuspicionsPerHour: number; hardPartitions: boolean; chromium: string; date: string }): string {
   const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
   const p99 = result.detectionMs.p99 ?? Number.POSITIVE_INFINITY;
   return `# Benchmarks
@@ -258,8 +247,8 @@ Raw figures: [benchmarks.json](benchmarks.json).
 |---|---|---|---|---|
 | partition detection p99 (n = ${result.detectionMs.n} cuts) | 2.1 s | ≤ 1.5 s | ${result.detectionMs.p99} ms (p50 ${result.detectionMs.p50} ms) | ${mark(p99 <= 1500)} |
 | write throughput during a partition / healthy | 95% | ≥ 99% | ${(result.throughputRatio * 100).toFixed(1)}% | ${mark(result.throughputRatio >= 0.99)} |
-| heal of ${result.heal.updates} updates after a 3 s cut | 4.7 s | ≤ 2 s | ${result.heal.ms} ms | ${mark(result.heal.ms <= 2000)} |
-| heal after a 30 s cut (past ICE failure) | — | ≤ 2 s | ${result.heal.longCutMs ?? 'not run'} ms | ${result.heal.longCutMs === null ? '' : mark(result.heal.longCutMs <= 2000)} |
+| heal of ${result.heal.updates} updates, short cut (asked 3 s; the writes kept it open ${(result.heal.cutLastedMs / 1000).toFixed(1)} s) | 4.7 s | ≤ 2 s | ${result.heal.ms} ms | ${mark(result.heal.ms <= 2000)} |
+| heal of ${result.heal.updates} updates, long cut (${result.heal.longCut ? (result.heal.longCut.cutLastedMs / 1000).toFixed(1) : '—'} s, past ICE failure) | — | ≤ 2 s | ${result.heal.longCutMs ?? 'not run'} ms | ${result.heal.longCutMs === null ? '' : mark(result.heal.longCutMs <= 2000)} |
 | records shipped / divergent | — | — | ${result.heal.recordsShipped} / ${result.heal.divergentRecords} (${(result.heal.recordsShipped / Math.max(1, result.heal.divergentRecords)).toFixed(2)}×), ${result.heal.bytesShipped} bytes | |
 | lost writes | 0% | 0 | ${result.lostWrites} | ${mark(result.lostWrites === 0)} |
 | vector-clock bytes per message (median, p99) | 24 | ≤ 16 median | ${result.clockBytes.median}, ${result.clockBytes.p99} | ${mark(result.clockBytes.median <= 16)} |
