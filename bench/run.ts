@@ -13,7 +13,7 @@ import { CHROMIUM_PATH } from '../playwright.config.js';
 import { BrowserCluster } from '../e2e/harness/cluster-harness.js';
 import { checkSnapshots, divergenceOfSnapshots, type ReplicaSnapshot } from '../src/sim/checker.js';
 import { History } from '../src/sim/history.js';
-import { percentiles } from '../src/sim/scenarios.js';
+import { histogramStats, percentiles } from '../src/sim/scenarios.js';
 import { waitForConvergence, waitForVisibility, type BrowserNode } from '../e2e/cluster.js';
 
 interface Options {
@@ -182,7 +182,8 @@ async function main(): Promise<void> {
     for (const node of nodes) {
       for (const [bytes, count] of await node.page.evaluate(() => window.engram!.clockBytesHistogram())) histogram.set(bytes, (histogram.get(bytes) ?? 0) + count);
     }
-    const clockBytes = histogramQuantiles(histogram);
+    const { median, p99 } = histogramStats(histogram);
+    const clockBytes = { median, p99 };
     const detectionStats = percentiles(detection);
     const result = {
       hardPartitions: control.hard,
@@ -217,20 +218,6 @@ async function main(): Promise<void> {
   } finally {
     await cluster.close();
   }
-}
-
-function histogramQuantiles(histogram: ReadonlyMap<number, number>): { median: number; p99: number } {
-  const entries = [...histogram.entries()].sort((a, b) => a[0] - b[0]);
-  const total = entries.reduce((sum, [, count]) => sum + count, 0);
-  const at = (q: number) => {
-    let seen = 0;
-    for (const [bytes, count] of entries) {
-      seen += count;
-      if (seen >= q * total) return bytes;
-    }
-    return 0;
-  };
-  return { median: at(0.5), p99: at(0.99) };
 }
 
 function markdown(result: Record<string, unknown> & { heal: { ms: number; longCutMs: number | null; cutLastedMs: number; longCut: { cutLastedMs: number } | null; updates: number; divergentRecords: number; recordsShipped: number; bytesShipped: number }; detectionMs: { p50: number | null; p99: number | null; n: number }; throughputRatio: number; lostWrites: number; clockBytes: { median: number; p99: number }; falseSuspicionsPerHour: number; hardPartitions: boolean; chromium: string; date: string }): string {

@@ -475,7 +475,8 @@ export function percentiles(samples: readonly number[]): Percentiles {
   return { p50: round(at(0.5), 1), p99: round(at(0.99), 1), max: round(sorted[sorted.length - 1] as number, 1), n: sorted.length };
 }
 
-function histogramStats(histogram: ReadonlyMap<number, number>): HistogramStats {
+/** Median, p99 and max of a value → count histogram (clock bytes per message, for instance). */
+export function histogramStats(histogram: ReadonlyMap<number, number>): HistogramStats {
   const entries = [...histogram.entries()].sort((a, b) => a[0] - b[0]);
   const total = entries.reduce((sum, [, count]) => sum + count, 0);
   const quantile = (q: number) => {
