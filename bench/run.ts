@@ -220,12 +220,25 @@ async function main(): Promise<void> {
   }
 }
 
+/** Why the heal target is missed, as far as measured so far; printed only while it is. */
+const HEAL_MISS = `
+## Where a target is missed, and why
+
+**Heal of 10,000 updates takes longer than 2 s.** What is known: the simulator heals the same
+10K divergence in ~0.3 s of virtual time with the same protocol and ships ~1.06x the divergent
+records (so the protocol does not ship too much); in the browsers each received batch of up to
+256 records is merged and committed to IndexedDB with strict durability, and five browsers share
+two cores. The short cut is also not 3 s: the 10,000 writes themselves keep it open (~200-350
+acknowledged writes/s across the cluster here, one IndexedDB commit per write). Next steps:
+group commit of queued writes, and a profile of where heal time goes in the page.
+`;
+
 function markdown(result: Record<string, unknown> & { heal: { ms: number; longCutMs: number | null; cutLastedMs: number; longCut: { cutLastedMs: number } | null; updates: number; divergentRecords: number; recordsShipped: number; bytesShipped: number }; detectionMs: { p50: number | null; p99: number | null; n: number }; throughputRatio: number; lostWrites: number; clockBytes: { median: number; p99: number }; falseSuspicionsPerHour: number; hardPartitions: boolean; chromium: string; date: string }): string {
   const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
   const p99 = result.detectionMs.p99 ?? Number.POSITIVE_INFINITY;
   return `# Benchmarks
 
-Measured by \`npm run bench\` on ${result.date.slice(0, 10)}: 5 tabs of headless Chromium ${result.chromium} on one
+Measured by \`npm run bench\` on ${result.date.slice(0, 10)}: 5 headless browsers (${result.chromium}) on one
 machine (2 cores), each a node of one room, talking over real WebRTC data channels.
 Partitions: **${result.hardPartitions ? 'hard (iptables DROP in per-browser network namespaces)' : 'soft (messages dropped inside each node transport; data channels stay up)'}**.
 Raw figures: [benchmarks.json](benchmarks.json).
@@ -249,7 +262,7 @@ healthy and then partitioned 3|2. Heal: both sides write ${result.heal.updates} 
 during the cut; heal time runs from removing the partition until all five Merkle roots are
 equal. Divergent records are Σ over replicas of records that differ from the union at the heal.
 Lost writes: every acknowledged write checked on every replica afterwards by the history checker.
-`;
+${result.heal.ms > 2000 || (result.heal.longCutMs ?? 0) > 2000 ? HEAL_MISS : ''}`;
 }
 
 await main();
