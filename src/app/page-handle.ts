@@ -119,7 +119,14 @@ export class PageHandle implements EngramHandle {
   }
 
   links(): LinkInfo[] {
-    return this.transport.links().map((link) => ({ peer: link.peerId, state: link.state, bytesIn: link.bytesIn, bytesOut: link.bytesOut }));
+    return this.transport.links().map((link) => ({
+      peer: link.peerId,
+      state: link.state,
+      bytesIn: link.bytesIn,
+      bytesOut: link.bytesOut,
+      reconnects: link.reconnects,
+      ...(link.lastError ? { lastError: link.lastError } : {}),
+    }));
   }
 
   healStatus(): HealStatus {

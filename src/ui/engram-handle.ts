@@ -16,6 +16,10 @@ export interface LinkInfo {
   readonly state: LinkState;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Connections made to this peer after the first one (a failed connection is replaced). */
+  readonly reconnects?: number;
+  /** Why the last connection to this peer ended, when it ended on an error. */
+  readonly lastError?: string;
 }
 
 export type EngramEventKind =
