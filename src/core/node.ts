@@ -676,7 +676,7 @@ export class EngramNode {
   }
 
   private send(to: NodeId, message: Message): number {
-    if (this.stopped && !(message.type === 'swim')) return 0;
+    if (this.stopped) return 0;
     const encoded = encodeMessage(this.link(to), this.nodeClock(), message);
     const size = encoded.bytes.length;
     this.counters.messagesSent += 1;

@@ -220,6 +220,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       },
       healthyRate: 0,
       faultRate: 0,
+      faultWrites: 0,
       healMs: null,
       divergent: 0,
       healStart: cluster.now,
@@ -393,11 +394,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const healMs = await cluster.runUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
   // Let the last heal sessions finish their handshakes so their reports count.
   await cluster.run(Math.max(3_000, cluster.node(0).config.healStepTimeoutMs + 500));
-  return finish({ healthyRate, faultRate, healMs: healMs ?? null, divergent, healStart });
+  return finish({ healthyRate, faultRate, faultWrites: history.acknowledged().length - ackedBefore, healMs: healMs ?? null, divergent, healStart });
 
   function finish(measured: {
     healthyRate: number;
     faultRate: number;
+    /** Writes acknowledged from the fault until the heal. */
+    faultWrites: number;
     healMs: number | null;
     divergent: number;
     healStart: number;
@@ -431,7 +434,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       shape,
       nodes: n,
       seed: options.seed,
-      updates: history.acknowledged().length - (measured.failure ? 0 : ackedBeforeOrZero()),
+      updates: measured.faultWrites,
       detectionMs: { ...detection, undetected },
       throughputRatio: measured.healthyRate > 0 ? round(measured.faultRate / measured.healthyRate, 4) : null,
       writesPerSecond: { healthy: round(measured.healthyRate, 1), duringFault: round(measured.faultRate, 1) },
@@ -456,10 +459,6 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       realMs: Date.now() - started,
       ...(measured.failure ? { failure: measured.failure } : {}),
     };
-  }
-
-  function ackedBeforeOrZero(): number {
-    return ackedBefore;
   }
 }
 
