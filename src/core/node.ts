@@ -13,6 +13,7 @@ import { consolidate, type Gist } from './consolidation.js';
 import { recordDigest } from './digest.js';
 import { DecodeError, EngramError } from './errors.js';
 import { GenerationTracker } from './generation.js';
+import { GroupCommit, type GroupCommitStats, type Stage } from './group-commit.js';
 import { recall, type RecallQuery, type RecallResult } from './recall.js';
 import { Healer, type HealProgress, type HealReport } from './heal.js';
 import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, recordContext, shownVersion, type Conflict } from './merge.js';
@@ -46,6 +47,9 @@ export interface NodeStats {
   readonly messagesReceived: number;
   readonly bytesReceived: number;
   readonly decodeErrors: number;
+  readonly commitMs: number;
+  /** Storage commits (rounds of group commit) and the changes and records they carried. */
+  readonly commits: GroupCommitStats;
   readonly byType: Readonly<Record<string, { count: number; bytes: number }>>;
   /** Histogram: bytes of the vector clock each sent message carries (its link header) → messages. */
   readonly clockBytes: ReadonlyMap<number, number>;
@@ -103,7 +107,7 @@ export class EngramNode {
   private clockSnapshot: VersionVector | undefined;
   private counter: number;
   private incarnation: number;
-  private writeQueue: Promise<unknown> = Promise.resolve();
+  private readonly changes: GroupCommit;
   private pendingPush = new Map<MemoryId, MemoryRecord>();
   private pushTimer: TimerHandle | undefined;
   private antiEntropyTimer: TimerHandle | undefined;
@@ -119,6 +123,8 @@ export class EngramNode {
     messagesReceived: 0,
     bytesReceived: 0,
     decodeErrors: 0,
+    /** Time spent waiting on storage commits (scheduler ms). */
+    commitMs: 0,
   };
   private readonly byType: Record<string, { count: number; bytes: number }> = {};
   private readonly clockBytesHistogram = new Map<number, number>();
@@ -136,6 +142,17 @@ export class EngramNode {
     this.generations = new GenerationTracker(state);
     this.tree = new MerkleTree({ arity: this.config.merkleArity, maxDepth: this.config.merkleMaxDepth });
     for (const record of records) this.install(record);
+    this.changes = new GroupCommit({
+      record: (id) => this.records.get(id),
+      counter: () => this.counter,
+      commit: (batch, counter) => this.commit(batch, counter),
+      install: (batch, counter) => {
+        this.counter = counter;
+        for (const record of batch) this.install(record);
+      },
+      maxRecords: this.config.groupCommitMaxRecords,
+      afterFailed: (error) => this.emit('error', { error: error instanceof Error ? error : new Error(String(error)) }),
+    });
     this.swim = new Swim({
       self: this.id,
       incarnation: this.incarnation,
@@ -157,7 +174,7 @@ export class EngramNode {
       tree: this.tree,
       record: (id) => this.records.get(id),
       send: (peer, message) => this.send(peer, message),
-      apply: (incoming, peer) => this.enqueue(() => this.applyRemote(incoming, peer)),
+      apply: (incoming, peer) => this.applyRemote(incoming, peer),
       generationLogs: () => this.generationLogs(),
       learnGenerations: (logs) => this.learnGenerations(logs),
       generationEntry: (node, generation) => this.generationEntry(node, generation),
@@ -220,7 +237,7 @@ export class EngramNode {
     if (this.stopped) return;
     this.flushPush();
     this.swim.leave();
-    await this.writeQueue.catch(() => undefined);
+    await this.changes.idle();
     this.stop();
   }
 
@@ -247,45 +264,45 @@ export class EngramNode {
     const tags = validateTags(input.tags ?? []);
     const confidence = validateConfidence(input.confidence ?? 1);
     if (input.id !== undefined) validateId(input.id);
-    return this.enqueue(async () => {
-      this.assertRunning();
+    return this.writeLocal(() => {
       const id = input.id ?? this.newMemoryId();
-      return this.writeLocal(id, { content, tags, confidence, deleted: false });
+      return { id, content: { content, tags, confidence, deleted: false } };
     });
   }
 
   /** Forgets a memory: writes a tombstone that supersedes what this node has seen of it. */
   async forget(id: MemoryId): Promise<{ id: MemoryId; dot: Dot }> {
     validateId(id);
-    return this.enqueue(async () => {
-      this.assertRunning();
-      const record = this.records.get(id);
+    return this.writeLocal((stage) => {
+      const record = stage.record(id);
       if (!record) throw new EngramError('not-found', `no memory with id ${id}`);
       const shown = shownVersion(record);
-      return this.writeLocal(id, { content: '', tags: [], confidence: shown.confidence, deleted: true });
+      return { id, content: { content: '', tags: [], confidence: shown.confidence, deleted: true } };
     });
   }
 
   /** Resolves a conflict by writing a version that supersedes every sibling. */
   async resolve(id: MemoryId, resolution: Resolution): Promise<{ id: MemoryId; dot: Dot }> {
     validateId(id);
-    return this.enqueue(async () => {
-      this.assertRunning();
-      const record = this.records.get(id);
+    return this.writeLocal((stage) => {
+      const record = stage.record(id);
       if (!record) throw new EngramError('not-found', `no memory with id ${id}`);
       if ('keep' in resolution) {
         const key = typeof resolution.keep === 'string' ? resolution.keep : dotKey(resolution.keep);
         const kept = record.siblings.find((sibling) => dotKey(sibling.dot) === key);
         if (!kept) throw new EngramError('not-found', `memory ${id} has no version ${key}`);
-        return this.writeLocal(id, { content: kept.content, tags: kept.tags, confidence: kept.confidence, deleted: kept.deleted });
+        return { id, content: { content: kept.content, tags: kept.tags, confidence: kept.confidence, deleted: kept.deleted } };
       }
       const shown = shownVersion(record);
-      return this.writeLocal(id, {
-        content: validateContent(resolution.content),
-        tags: validateTags(resolution.tags ?? shown.tags),
-        confidence: validateConfidence(resolution.confidence ?? shown.confidence),
-        deleted: false,
-      });
+      return {
+        id,
+        content: {
+          content: validateContent(resolution.content),
+          tags: validateTags(resolution.tags ?? shown.tags),
+          confidence: validateConfidence(resolution.confidence ?? shown.confidence),
+          deleted: false,
+        },
+      };
     });
   }
 
@@ -354,6 +371,7 @@ export class EngramNode {
   stats(): NodeStats {
     return {
       ...this.counters,
+      commits: this.changes.stats,
       byType: this.byType,
       clockBytes: this.clockBytesHistogram,
       versionClockBytes: this.versionClockBytesHistogram,
@@ -383,69 +401,82 @@ export class EngramNode {
 
   // ---------------------------------------------------------------- writes
 
-  /** Serialises every change of state: each step sees the committed result of the one before. */
-  private enqueue<T>(step: () => Promise<T>): Promise<T> {
-    const result = this.writeQueue.then(step);
-    this.writeQueue = result.catch(() => undefined);
-    return result;
+  /**
+   * A local write: `decide` picks the memory and its new content from the state as every write
+   * queued before it leaves it (group-commit.ts), then the new version gets the next dot. Resolves
+   * once the version is durable.
+   */
+  private writeLocal(decide: (stage: Stage) => { id: MemoryId; content: Omit<Version, 'dot' | 'context' | 'createdAt' | 'author' | 'writtenAt' | 'generation'> }): Promise<{ id: MemoryId; dot: Dot }> {
+    return this.changes.submit({
+      plan: (stage) => {
+        this.assertRunning();
+        const { id, content } = decide(stage);
+        const current = stage.record(id);
+        const shown = current ? shownVersion(current) : undefined;
+        const now = this.scheduler.now();
+        const dot: Dot = { node: this.id, counter: stage.counter + 1 };
+        const version: Version = {
+          ...content,
+          tags: [...content.tags],
+          dot,
+          context: recordContext(current),
+          createdAt: shown?.createdAt ?? now,
+          author: shown?.author ?? this.id,
+          writtenAt: now,
+          generation: this.generations.current,
+        };
+        stage.put(addVersion(current, id, version));
+        stage.counter = dot.counter;
+        return { id, dot };
+      },
+      after: ({ id }) => {
+        this.pendingPush.set(id, this.records.get(id) as MemoryRecord);
+        this.schedulePush();
+        this.emit('write', { id, local: true });
+      },
+    });
   }
 
-  private async writeLocal(id: MemoryId, content: Omit<Version, 'dot' | 'context' | 'createdAt' | 'author' | 'writtenAt' | 'generation'>): Promise<{ id: MemoryId; dot: Dot }> {
-    const current = this.records.get(id);
-    const shown = current ? shownVersion(current) : undefined;
-    const now = this.scheduler.now();
-    const dot: Dot = { node: this.id, counter: this.counter + 1 };
-    const version: Version = {
-      ...content,
-      tags: [...content.tags],
-      dot,
-      context: recordContext(current),
-      createdAt: shown?.createdAt ?? now,
-      author: shown?.author ?? this.id,
-      writtenAt: now,
-      generation: this.generations.current,
-    };
-    const record = addVersion(current, id, version);
-    await this.commit([record], { counter: dot.counter });
-    this.counter = dot.counter;
-    this.install(record);
-    this.pendingPush.set(id, record);
-    this.schedulePush();
-    this.emit('write', { id, local: true });
-    return { id, dot };
+  /** Merges records from a peer durably; resolves with the versions that were new here. */
+  private applyRemote(incoming: readonly MemoryRecord[], _from: NodeId): Promise<Version[]> {
+    return this.changes.submit({
+      plan: (stage) => {
+        const learned: Version[] = [];
+        const changed = new Set<MemoryId>();
+        if (this.stopped) return { learned, changed };
+        for (const raw of incoming) {
+          const record: MemoryRecord = { id: raw.id, siblings: canonicalSiblings(raw.siblings) };
+          const current = stage.record(record.id);
+          if (includes(current, record)) continue;
+          const merged = current ? mergeRecords(current, record) : record;
+          const before = new Set(current?.siblings.map((sibling) => dotKey(sibling.dot)) ?? []);
+          for (const sibling of merged.siblings) if (!before.has(dotKey(sibling.dot))) learned.push(sibling);
+          changed.add(record.id);
+          stage.put(merged);
+        }
+        return { learned, changed };
+      },
+      after: ({ changed }) => {
+        for (const id of changed) this.emit('write', { id, local: false });
+      },
+    }).then(({ learned }) => learned);
   }
 
-  /** Merges records from a peer durably; returns the versions that were new here. */
-  private async applyRemote(incoming: readonly MemoryRecord[], _from: NodeId): Promise<Version[]> {
-    if (this.stopped) return [];
-    const changed = new Map<MemoryId, MemoryRecord>();
-    const learned: Version[] = [];
-    for (const raw of incoming) {
-      const record: MemoryRecord = { id: raw.id, siblings: canonicalSiblings(raw.siblings) };
-      const current = changed.get(record.id) ?? this.records.get(record.id);
-      if (includes(current, record)) continue;
-      const merged = current ? mergeRecords(current, record) : record;
-      const before = new Set(current?.siblings.map((sibling) => dotKey(sibling.dot)) ?? []);
-      for (const sibling of merged.siblings) if (!before.has(dotKey(sibling.dot))) learned.push(sibling);
-      changed.set(record.id, merged);
-    }
-    if (changed.size === 0) return learned;
-    const records = [...changed.values()];
-    await this.commit(records);
-    for (const record of records) {
-      this.install(record);
-      this.emit('write', { id: record.id, local: false });
-    }
-    return learned;
+  /** Persists the node's own state (incarnation, generation log) with the next round of changes. */
+  private persistState(): void {
+    void this.changes.submit({ plan: () => undefined }).catch(() => undefined);
   }
 
-  private async commit(records: readonly MemoryRecord[], state?: { counter: number }): Promise<void> {
+  private async commit(records: readonly MemoryRecord[], counter: number): Promise<void> {
+    const startedMs = this.scheduler.now();
     try {
-      await this.storage.commit({ records, state: this.persistentState(state?.counter ?? this.counter) });
+      await this.storage.commit({ records, state: this.persistentState(counter) });
     } catch (cause) {
       const error = new EngramError('storage-failed', `storage refused a write of ${records.length} record(s)`, { cause });
       this.emit('error', { error });
       throw error;
+    } finally {
+      this.counters.commitMs += this.scheduler.now() - startedMs;
     }
   }
 
@@ -643,7 +674,7 @@ export class EngramNode {
 
   private onIncarnation(incarnation: number): void {
     this.incarnation = incarnation;
-    void this.enqueue(() => this.commit([])).catch(() => undefined);
+    this.persistState();
   }
 
   private refreshVisibility(): void {
@@ -659,7 +690,7 @@ export class EngramNode {
     }
     const next = this.currentVisibility();
     this.lastVisibility = next;
-    if (advanced) void this.enqueue(() => this.commit([])).catch(() => undefined);
+    if (advanced) this.persistState();
     if (advanced || next.visible !== last.visible || next.total !== last.total) this.emit('visibility', next);
   }
 
@@ -717,7 +748,7 @@ export class EngramNode {
         this.swim.handle(from, message.swim);
         break;
       case 'replicate':
-        void this.enqueue(() => this.applyRemote(message.records, from)).catch(() => undefined);
+        void this.applyRemote(message.records, from).catch(() => undefined);
         break;
       default:
         this.healer.handle(from, message, bytes.length);
