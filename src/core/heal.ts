@@ -78,7 +78,10 @@ export interface HealHost {
   record(id: MemoryId): MemoryRecord | undefined;
   /** Sends a message; returns its size in bytes. */
   send(peer: NodeId, message: HealMessage): number;
-  /** Merges records received from `peer` durably; resolves with the versions that were new here. */
+  /**
+   * Merges records received from `peer` durably; resolves with the versions that were new here.
+   * Calls are applied in call order even when made before earlier ones have resolved.
+   */
   apply(records: readonly MemoryRecord[], peer: NodeId): Promise<readonly Version[]>;
   /** Recent generation logs of every node this one knows about (itself included). */
   generationLogs(): GenerationLog[];
@@ -331,9 +334,13 @@ export class Healer {
       }
     }
     if (final) session.receivedFinal = true;
-    const peer = session.peer;
+    // Handed to the node at once, not after the previous batch is durable: the node's group commit
+    // keeps them in order and puts every batch that arrived during one commit into the next. (Chained,
+    // a heal paid one storage commit per 256-record batch: ~4 s for 10K records in the browsers.)
+    const applied = this.host.apply(records, session.peer);
+    applied.catch(() => undefined); // Seen by the chain below; not an unhandled rejection if an earlier batch failed first.
     session.applying = session.applying
-      .then(() => this.host.apply(records, peer))
+      .then(() => applied)
       .then((learned) => {
         for (const version of learned) {
           const key = `${version.dot.node}\u0000${version.generation}`;
