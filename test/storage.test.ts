@@ -123,8 +123,8 @@ describe('IndexedDbStorage', () => {
   it('a batch that hits the storage quota halfway lands nothing and says the storage is full', () =>
     withDatabase(async (storage) => {
       await storage.commit({ records: [record('m1')], state: nodeState(1) });
-      // The state and m2 are written, then the transaction aborts after m3.
-      abortTransactionAtWrite(3, (transaction) =>
+      // The state is written, then the transaction aborts after the records' segment.
+      abortTransactionAtWrite(2, (transaction) =>
         (transaction as unknown as AbortableWithReason)._abort('QuotaExceededError'),
       );
       const error = await rejectionOf(
@@ -203,16 +203,16 @@ describe('IndexedDbStorage', () => {
     (await openDB(name, SCHEMA_VERSION)).close();
     const error = await rejectionOf(IndexedDbStorage.open(name));
     expect(error.code).toBe('storage-failed');
-    expect(error.message).toMatch(/lacks the records and state store/);
+    expect(error.message).toMatch(/lacks the records, segments and state stores/);
     await deleteDB(name);
   });
 
-  it('a new database is created at the schema version with both stores', async () => {
+  it('a new database is created at the schema version with its three stores', async () => {
     const storage = await IndexedDbStorage.open(freshName());
     storage.close();
     const raw = await openDB(storage.name);
     expect(raw.version).toBe(SCHEMA_VERSION);
-    expect([...raw.objectStoreNames].sort()).toEqual(['records', 'state']);
+    expect([...raw.objectStoreNames].sort()).toEqual(['records', 'segments', 'state']);
     raw.close();
     await deleteDB(storage.name);
   });
@@ -268,4 +268,85 @@ describe('databaseName', () => {
       { numRuns: 500 },
     );
   });
+
+  it('a commit is one appended segment, and compaction keeps exactly the latest record per id', () =>
+    withDatabase(async (storage) => {
+      await storage.loadRecords(); // The log's size is known from the first load on.
+      for (let round = 1; round <= 5; round++) {
+        await storage.commit({ records: [record('m1', version('a', round, `draft ${round}`)), record(`only-${round}`)] });
+      }
+      const raw = await openDB(storage.name);
+      expect(await raw.count('segments')).toBe(5);
+      raw.close();
+      const before = await storage.loadRecords();
+      await storage.compact();
+      expect(storage.compactions).toBe(1);
+      expect(storage.lastCompactionError).toBeUndefined();
+      const compacted = await openDB(storage.name);
+      expect(await compacted.count('segments')).toBe(1);
+      compacted.close();
+      const after = await storage.loadRecords();
+      expect(sortById(after)).toEqual(sortById(before));
+      expect(await storage.getRecord('m1')).toEqual(record('m1', version('a', 5, 'draft 5')));
+    }));
+
+  it('the log compacts itself once it holds about twice the records it needs', () =>
+    withDatabase(async (storage) => {
+      await storage.loadRecords();
+      const ids = Array.from({ length: 100 }, (_, i) => `m${i}`);
+      // 100 distinct ids rewritten 30 times: 3,000 records in the log, 100 needed.
+      for (let round = 1; round <= 30; round++) await storage.commit({ records: ids.map((id) => record(id, version('a', round))) });
+      // Nobody calls compact(): a commit must have started it.
+      await vi.waitFor(() => expect(storage.compactions).toBeGreaterThanOrEqual(1));
+      const raw = await openDB(storage.name);
+      expect(await raw.count('segments')).toBeLessThan(30);
+      raw.close();
+      const loaded = await storage.loadRecords();
+      expect(loaded).toHaveLength(100);
+      for (const loadedRecord of loaded) expect(loadedRecord.siblings[0]!.dot.counter).toBe(30);
+    }));
+
+  it('commits made while a compaction runs land after it: nothing is lost or rolled back', () =>
+    withDatabase(async (storage) => {
+      await storage.loadRecords();
+      await storage.commit({ records: [record('m1', version('a', 1, 'old')), record('m2')] });
+      const compaction = storage.compact();
+      const during = [storage.commit({ records: [record('m1', version('a', 2, 'new'))] }), storage.commit({ records: [record('m3')] })];
+      await Promise.all([compaction, ...during]);
+      expect(storage.compactions).toBe(1);
+      expect(sortById(await storage.loadRecords())).toEqual(sortById([record('m1', version('a', 2, 'new')), record('m2'), record('m3')]));
+    }));
+
+  it('a schema-1 database (one row per record) opens with its records, and compaction moves them into segments', async () => {
+    const name = freshName();
+    const legacy = await openDB(name, 1, {
+      upgrade: (db) => {
+        db.createObjectStore('records', { keyPath: 'id' });
+        db.createObjectStore('state');
+      },
+    });
+    await legacy.put('records', record('m1', version('a', 1, 'from schema 1')));
+    await legacy.put('records', record('m2'));
+    await legacy.put('state', nodeState(7), 'node');
+    legacy.close();
+    const storage = await IndexedDbStorage.open(name);
+    try {
+      expect(await storage.loadState()).toEqual(nodeState(7));
+      expect(sortById(await storage.loadRecords())).toEqual(sortById([record('m1', version('a', 1, 'from schema 1')), record('m2')]));
+      await storage.commit({ records: [record('m1', version('a', 2, 'rewritten'))] });
+      expect(await storage.getRecord('m1')).toEqual(record('m1', version('a', 2, 'rewritten')));
+      await storage.compact();
+      const raw = await openDB(name);
+      expect(await raw.count('records')).toBe(0);
+      raw.close();
+      expect(sortById(await storage.loadRecords())).toEqual(sortById([record('m1', version('a', 2, 'rewritten')), record('m2')]));
+    } finally {
+      storage.close();
+      await deleteDB(name);
+    }
+  });
 });
+
+function sortById(records: readonly MemoryRecord[]): MemoryRecord[] {
+  return [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
