@@ -1,0 +1,125 @@
+/**
+ * `npx tsx bench/profile-heal.ts [--updates N] [--in-flight K]` — where a heal's time goes in the
+ * browser. Five namespaced browsers (the bench's setup), a 3|2 cut, N updates written on both
+ * sides, then the heal, with a V8 CPU profile taken over the heal in every page. Prints per page
+ * the heal time, storage commit count and time, and the functions with the most self time, so a
+ * change to the heal path can be judged on where time went rather than on one total.
+ *
+ * A development tool, not a measurement for the table: profiling slows the pages down.
+ */
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { BrowserCluster } from '../e2e/harness/cluster-harness.js';
+import { waitForConvergence, waitForVisibility } from '../e2e/cluster.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time per function (by name and source position), in ms, largest first. */
+function selfTimes(profile: CpuProfile, top: number): [string, number][] {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const totals = new Map<string, number>();
+  for (const [index, sample] of profile.samples.entries()) {
+    const node = byId.get(sample);
+    if (!node) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const key = `${functionName || '(anonymous)'} ${url.split('/').pop() ?? ''}:${lineNumber + 1}`;
+    totals.set(key, (totals.get(key) ?? 0) + (profile.timeDeltas[index] ?? 0) / 1000);
+  }
+  return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { updates: { type: 'string' }, 'in-flight': { type: 'string' } } });
+  const updates = Number(values.updates ?? 5_000);
+  const inFlight = Number(values['in-flight'] ?? 32);
+  // Unminified, so the profile names our functions.
+  execFileSync('npx', ['vite', 'build', '--logLevel', 'warn', '--minify', 'false'], { stdio: 'inherit' });
+  const cluster = new BrowserCluster({ log: (line) => process.stderr.write(`${line}\n`) });
+  try {
+    await cluster.start({ nodes: 5 });
+    const nodes = cluster.nodes;
+    for (const node of nodes) await waitForVisibility(node, 5, 5);
+    await cluster.partition([[0, 1, 2], [3, 4]]);
+    for (const node of nodes.slice(0, 3)) await waitForVisibility(node, 3, 5);
+    const writeStart = Date.now();
+    await Promise.all(
+      nodes.map((node, index) =>
+        node.page.evaluate(
+          async ([count, label, parallel]) => {
+            // No named functions in here: tsx would wrap them in a helper the page does not have.
+            let next = 0;
+            await Promise.all(
+              Array.from({ length: parallel }, async () => {
+                while (next < count) {
+                  const k = next++;
+                  await window.engram!.remember({ content: `${label} ${k}`, tags: [label] });
+                }
+              }),
+            );
+          },
+          [Math.ceil(updates / nodes.length), `p${index}`, inFlight] as const,
+        ),
+      ),
+    );
+    const writeMs = Date.now() - writeStart;
+    process.stderr.write(`wrote ${updates} in ${writeMs} ms (${Math.round((updates / writeMs) * 1000)}/s, ${inFlight} in flight per page)\n`);
+    const sessions = await Promise.all(nodes.map((node) => node.page.context().newCDPSession(node.page)));
+    for (const session of sessions) {
+      await session.send('Profiler.enable');
+      await session.send('Profiler.setSamplingInterval', { interval: 200 });
+      await session.send('Profiler.start');
+    }
+    // A timeline per page: heal sessions (who with, outcome, records, when), links and membership.
+    await Promise.all(
+      nodes.map((node) =>
+        node.page.evaluate(() => {
+          const log: string[] = [];
+          (window as unknown as { healLog: string[] }).healLog = log;
+          window.engram!.subscribe((event) => {
+            const at = Date.now();
+            if (event.kind === 'heal') {
+              const r = event.detail as { peer: string; role: string; outcome: string; recordsSent: number; recordsReceived: number; startedAt: number; finishedAt: number };
+              log.push(`${at} heal ${r.role} with ${r.peer}: ${r.outcome}, sent ${r.recordsSent} got ${r.recordsReceived}, took ${Math.round(r.finishedAt - r.startedAt)} ms`);
+            } else if (event.kind === 'link' || event.kind === 'membership') {
+              log.push(`${at} ${event.kind} ${JSON.stringify(event.kind === 'link' ? event.detail : { id: (event.detail as { member: { id: string; state: string } }).member.id, state: (event.detail as { member: { state: string } }).member.state })}`);
+            }
+          });
+        }),
+      ),
+    );
+    const before = await Promise.all(nodes.map((node) => node.page.evaluate(() => { const { commits, commitMs, messagesReceived, bytesReceived } = window.engram!.stats().node; return { commits, commitMs: Math.round(commitMs), messagesReceived, bytesReceived }; })));
+    const healStart = Date.now();
+    await cluster.heal();
+    await waitForConvergence(nodes, 120_000);
+    const healMs = Date.now() - healStart;
+    const after = await Promise.all(nodes.map((node) => node.page.evaluate(() => { const { commits, commitMs, messagesReceived, bytesReceived } = window.engram!.stats().node; return { commits, commitMs: Math.round(commitMs), messagesReceived, bytesReceived }; })));
+    process.stderr.write(`heal: converged in ${healMs} ms\n`);
+    for (const [index, node] of nodes.entries()) {
+      const log = await node.page.evaluate(() => (window as unknown as { healLog: string[] }).healLog);
+      process.stdout.write(`\nnode ${index} (${node.id}) timeline, ms from the heal:\n`);
+      for (const line of log) {
+        const [at, ...rest] = line.split(' ');
+        process.stdout.write(`  ${String(Number(at) - healStart).padStart(6)} ${rest.join(' ')}\n`);
+      }
+    }
+    for (const [index, session] of sessions.entries()) {
+      const { profile } = (await session.send('Profiler.stop')) as unknown as { profile: CpuProfile };
+      const busyMs = selfTimes(profile, 10_000).filter(([name]) => !name.startsWith('(idle)') && !name.startsWith('(program)')).reduce((sum, [, ms]) => sum + ms, 0);
+      process.stdout.write(`\nnode ${index}: busy ${busyMs.toFixed(0)} ms of ${healMs} ms; stats before ${JSON.stringify(before[index])} after ${JSON.stringify(after[index])}\n`);
+      for (const [name, ms] of selfTimes(profile, 30)) process.stdout.write(`  ${ms.toFixed(1).padStart(8)} ms  ${name}\n`);
+    }
+  } finally {
+    await cluster.close();
+  }
+}
+
+await main();
