@@ -207,7 +207,7 @@ describe('messages larger than a frame, and many of them', () => {
   });
 
   it('1000 messages sent in one burst all arrive, in order, while the channel buffer stays under the high-water mark', async () => {
-    const config = { highWaterBytes: 256 * KiB, lowWaterBytes: 64 * KiB };
+    const config = { highWaterBytes: 256 * KiB, bulkHighWaterBytes: 128 * KiB, lowWaterBytes: 64 * KiB };
     const hub = new MemorySignalingHub();
     const alice = join(hub, 'alice', { config });
     const bob = join(hub, 'bob', { config });
@@ -450,7 +450,7 @@ class FakeSimplePeer extends EventEmitter {
 }
 
 describe('backpressure on a channel whose buffer the test controls', () => {
-  const config = { highWaterBytes: 64 * KiB, lowWaterBytes: 16 * KiB, drainPollMs: 5 };
+  const config = { highWaterBytes: 64 * KiB, bulkHighWaterBytes: 32 * KiB, lowWaterBytes: 16 * KiB, drainPollMs: 5 };
   const Fake = FakeSimplePeer as unknown as SimplePeerConstructor;
 
   afterEach(() => {
@@ -489,7 +489,7 @@ describe('backpressure on a channel whose buffer the test controls', () => {
   }
 
   it('a peer that cannot keep up loses the oldest queued messages, keeps the newest, and counts the loss', async () => {
-    const smallQueue = { ...config, highWaterBytes: 16 * KiB, lowWaterBytes: 4 * KiB, maxQueuedBytes: 64 * KiB };
+    const smallQueue = { ...config, highWaterBytes: 16 * KiB, bulkHighWaterBytes: 8 * KiB, lowWaterBytes: 4 * KiB, maxQueuedBytes: 64 * KiB };
     const hub = new MemorySignalingHub();
     const alice = join(hub, 'alice', { config: smallQueue, SimplePeer: Fake });
     const bob = join(hub, 'bob', { config: smallQueue, SimplePeer: Fake });
@@ -516,6 +516,30 @@ describe('backpressure on a channel whose buffer the test controls', () => {
     // The first messages were already on the channel; of the rest, the newest were kept.
     expect(received.slice(-3)).toEqual([97, 98, 99]);
     expect([...received].sort((x, y) => x - y)).toEqual(received);
+  });
+
+  it('a control message overtakes queued bulk ones, and bulk only fills the channel to its own mark', async () => {
+    const hub = new MemorySignalingHub();
+    const alice = join(hub, 'alice', { config, SimplePeer: Fake });
+    const bob = join(hub, 'bob', { config, SimplePeer: Fake });
+    await allOpen([alice, bob]);
+    const channel = alice.connections[0]?.peer as unknown as FakeSimplePeer;
+    for (let i = 0; i < 40; i++) alice.transport.send('bob', new Uint8Array(8 * KiB).fill(1), 'bulk');
+    expect(channel.bufferSize).toBeGreaterThanOrEqual(config.bulkHighWaterBytes);
+    expect(channel.bufferSize).toBeLessThan(config.bulkHighWaterBytes + 8 * KiB + MAX_FRAME_BYTES);
+    // The channel is past the bulk mark but under the control one: a probe goes straight on.
+    const before = channel.bufferSize;
+    alice.transport.send('bob', new Uint8Array([2, 2, 2]), 'control');
+    expect(channel.bufferSize).toBeGreaterThan(before);
+    for (let drains = 0; bob.inbox.length < 41; drains++) {
+      if (drains > 100) throw new Error('the queue stopped moving');
+      channel.drain();
+      await sleep(10);
+    }
+    const probeAt = bob.inbox.findIndex((message) => message.bytes[0] === 2);
+    // Only what was already on the channel arrives before it; the 30-odd queued bulk messages after.
+    expect(probeAt).toBeLessThanOrEqual(Math.ceil(before / (8 * KiB)));
+    expect(probeAt).toBeLessThan(10);
   });
 
   it('stops feeding a channel at the high-water mark and resumes on bufferedamountlow (browsers)', async () => {

@@ -3,7 +3,7 @@
  * messages to and from chosen peers inside this node. The data channels stay up, so this is a
  * "soft" partition; cutting real packets needs the harness's network namespaces.
  */
-import type { Scheduler, Transport } from '../core/ports.js';
+import type { Lane, Scheduler, Transport } from '../core/ports.js';
 import type { NodeId } from '../core/types.js';
 
 export interface FaultStats {
@@ -33,12 +33,12 @@ export class FaultTransport implements Transport {
     });
   }
 
-  send(to: NodeId, bytes: Uint8Array): void {
+  send(to: NodeId, bytes: Uint8Array, lane?: Lane): void {
     if (this.drops(to)) {
       this.droppedOut += 1;
       return;
     }
-    this.deliverLater(() => this.inner.send(to, bytes));
+    this.deliverLater(() => this.inner.send(to, bytes, lane));
   }
 
   onMessage(handler: (from: NodeId, bytes: Uint8Array) => void): void {

@@ -718,7 +718,7 @@ export class EngramNode {
     entry.bytes += size;
     countInto(this.clockBytesHistogram, encoded.clockBytes);
     for (const bytes of encoded.versionClockBytes) countInto(this.versionClockBytesHistogram, bytes);
-    this.transport.send(to, encoded.bytes);
+    this.transport.send(to, encoded.bytes, message.type === 'replicate' || message.type === 'heal-records' ? 'bulk' : 'control');
     return size;
   }
 

@@ -30,8 +30,15 @@ export interface Random {
  * reordered, never altered (adapters that cannot promise integrity must authenticate).
  * Sending to an unknown or unreachable peer is not an error: the message is simply lost.
  */
+/**
+ * How urgent a message is. 'control' (membership probes, heal steps) must not wait behind
+ * 'bulk' (records): a probe stuck behind a megabyte of heal records times out, and the peer is
+ * suspected of being down when it is only busy. Transports without queues may ignore it.
+ */
+export type Lane = 'control' | 'bulk';
+
 export interface Transport {
-  send(to: NodeId, bytes: Uint8Array): void;
+  send(to: NodeId, bytes: Uint8Array, lane?: Lane): void;
   /** Registers the one handler for inbound messages. */
   onMessage(handler: (from: NodeId, bytes: Uint8Array) => void): void;
 }

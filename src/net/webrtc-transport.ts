@@ -11,8 +11,12 @@
  * - authentication (peer-auth.ts): nothing is delivered from, or sent to, a peer before it has
  *   proven knowledge of the room secret over its own channel;
  * - framing (framing.ts): messages are cut into 16 KiB frames and put back together;
- * - backpressure: a bounded queue per connection that feeds the channel only while its
- *   bufferedAmount is under a high-water mark.
+ * - backpressure: bounded queues per connection that feed the channel only while its
+ *   bufferedAmount is under a high-water mark;
+ * - two lanes: 'control' messages (probes, heal steps) go ahead of queued 'bulk' ones (records),
+ *   and bulk is only fed while the channel's buffer is short, so a probe never waits behind
+ *   more than ~bulkHighWaterBytes of records. Frames of one message are never interleaved with
+ *   another's (the receiver reassembles one message at a time), so lanes switch between messages.
  *
  * Contract (the Transport port's): best effort. A message to a peer without an open,
  * authenticated link is dropped; a message that does not fit the queue makes room by dropping
@@ -22,7 +26,7 @@
  */
 import type SimplePeer from 'simple-peer';
 import { DecodeError } from '../core/errors.js';
-import type { Random, Scheduler, TimerHandle, Transport } from '../core/ports.js';
+import type { Lane, Random, Scheduler, TimerHandle, Transport } from '../core/ports.js';
 import type { NodeId } from '../core/types.js';
 import { MESSAGE_ID_LIMIT, Reassembler, chunkMessage, decodeFrame, encodeFrame, type ChannelFrame } from './framing.js';
 import { PeerAuthError, PeerHandshake, deriveRoomKey, dtlsFingerprints } from './peer-auth.js';
@@ -48,6 +52,8 @@ export interface WebRtcTransportConfig {
   maxQueuedBytes: number;
   /** Stop handing frames to the channel while its bufferedAmount is at or above this. */
   highWaterBytes: number;
+  /** Bulk messages are only started while bufferedAmount is under this. */
+  bulkHighWaterBytes: number;
   /** Resume once bufferedAmount has fallen to this (the channel's bufferedAmountLowThreshold). */
   lowWaterBytes: number;
   /** Where the channel has no 'bufferedamountlow' event (node's wrtc), bufferedAmount is polled this often. */
@@ -64,7 +70,8 @@ export const DEFAULT_WEBRTC_CONFIG: Readonly<WebRtcTransportConfig> = Object.fre
   maxMessageBytes: 16 * 1024 * 1024, // Far above any core message (~40 KB) yet bounds reassembly memory.
   maxQueuedBytes: 16 * 1024 * 1024, // One maximal message fits; beyond that the peer is not keeping up.
   highWaterBytes: 1024 * 1024, // Chrome closes a channel whose buffer passes 16 MiB; 1 MiB keeps a LAN busy.
-  lowWaterBytes: 256 * 1024, // Refill while a quarter of the window is still in flight: no idle gaps.
+  bulkHighWaterBytes: 256 * 1024, // A probe queued behind this much waits ~20 ms at 100 Mbit/s, well under its 80 ms timeout.
+  lowWaterBytes: 128 * 1024, // Refill bulk while half of its window is still in flight: no idle gaps.
   drainPollMs: 10, // Only node's wrtc polls; 10 ms keeps a 1 MiB window moving at LAN speed.
   rejectLingerMs: 1_000, // Many round trips even over TURN; the refused peer closes first anyway.
 });
@@ -154,7 +161,8 @@ interface Connection {
   readonly peer: SimplePeer.Instance;
   readonly handshake: PeerHandshake;
   readonly reassembler: Reassembler;
-  readonly outbox: Outbox;
+  /** Unsent frames, by lane. */
+  readonly outbox: { readonly control: Outbox; readonly bulk: Outbox };
   phase: ConnectionPhase;
   localSdp: string | undefined;
   remoteSdp: string | undefined;
@@ -215,8 +223,8 @@ export class WebRtcTransport implements Transport {
 
   constructor(private readonly options: WebRtcTransportOptions) {
     this.config = { ...DEFAULT_WEBRTC_CONFIG, ...options.config };
-    if (this.config.lowWaterBytes > this.config.highWaterBytes) {
-      throw new RangeError('lowWaterBytes must not exceed highWaterBytes');
+    if (this.config.lowWaterBytes > this.config.bulkHighWaterBytes || this.config.bulkHighWaterBytes > this.config.highWaterBytes) {
+      throw new RangeError('lowWaterBytes <= bulkHighWaterBytes <= highWaterBytes must hold');
     }
     this.signaler = options.signaler;
     this.scheduler = options.scheduler ?? realTimeScheduler;
@@ -238,7 +246,7 @@ export class WebRtcTransport implements Transport {
 
   // ---- Transport port ----
 
-  send(to: NodeId, bytes: Uint8Array): void {
+  send(to: NodeId, bytes: Uint8Array, lane: Lane = 'control'): void {
     const link = this.peerLinks.get(to);
     const connection = link?.connection;
     if (link === undefined || connection === undefined || connection.phase !== 'open') {
@@ -251,7 +259,7 @@ export class WebRtcTransport implements Transport {
     }
     const frames = chunkMessage(connection.nextMessageId, bytes);
     connection.nextMessageId = (connection.nextMessageId + 1) % MESSAGE_ID_LIMIT;
-    this.counters.dropped['queue-full'] += connection.outbox.push(frames);
+    this.counters.dropped['queue-full'] += connection.outbox[lane].push(frames);
     this.pump(link, connection);
   }
 
@@ -405,7 +413,7 @@ export class WebRtcTransport implements Transport {
         onFailure: (error) => this.onAuthFailed(link, connection, error),
       }),
       reassembler: new Reassembler(this.config.maxMessageBytes),
-      outbox: new Outbox(this.config.maxQueuedBytes),
+      outbox: { control: new Outbox(this.config.maxQueuedBytes), bulk: new Outbox(this.config.maxQueuedBytes) },
       phase: 'connecting',
       localSdp: undefined,
       remoteSdp: undefined,
@@ -446,7 +454,7 @@ export class WebRtcTransport implements Transport {
     connection.stopDrainEvents?.();
     connection.handshake.dispose();
     connection.reassembler.reset();
-    this.counters.dropped['link-lost'] += connection.outbox.clear();
+    this.counters.dropped['link-lost'] += connection.outbox.control.clear() + connection.outbox.bulk.clear();
     if (connection.rejectSent && !this.closed) {
       const peer = connection.peer;
       this.lingering.set(
@@ -639,14 +647,21 @@ export class WebRtcTransport implements Transport {
 
   // ---- Backpressure ----
 
-  /** Feeds queued frames to the channel while its buffer is under the high-water mark. */
+  /**
+   * Feeds queued frames to the channel while its buffer is under the high-water mark: first the
+   * rest of a message already started, then control messages, then bulk ones while the buffer
+   * is under the bulk mark.
+   */
   private pump(link: PeerLink, connection: Connection): void {
-    while (connection.phase === 'open' && !connection.outbox.empty) {
-      if (connection.peer.bufferSize >= this.config.highWaterBytes) {
+    const { control, bulk } = connection.outbox;
+    while (connection.phase === 'open' && !(control.empty && bulk.empty)) {
+      const buffered = connection.peer.bufferSize;
+      const lane = control.started ? control : bulk.started ? bulk : !control.empty ? control : buffered < this.config.bulkHighWaterBytes ? bulk : undefined;
+      if (lane === undefined || buffered >= this.config.highWaterBytes) {
         this.awaitDrain(link, connection);
         return;
       }
-      const { frame, endsMessage } = connection.outbox.take();
+      const { frame, endsMessage } = lane.take();
       if (!this.putOnChannel(link, connection, frame)) {
         this.endConnection(link, connection, 'closed');
         return;
@@ -769,6 +784,12 @@ export class Outbox {
 
   get queuedBytes(): number {
     return this.bytes;
+  }
+
+  /** True while the head message is partly on the channel: its remaining frames must go next. */
+  get started(): boolean {
+    const head = this.messages[0];
+    return head !== undefined && head.next > 0;
   }
 
   /** Queues the frames of one message; returns how many messages were dropped to make room (this one included). */
