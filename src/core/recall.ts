@@ -44,29 +44,59 @@ export function recall(
 ): RecallResult {
   const words = (query.text ?? '').toLowerCase().split(/\s+/).filter((word) => word.length > 0);
   const wantedTags = (query.tags ?? []).map((tag) => tag.toLowerCase());
-  const matches: RecallItem[] = [];
+  const limit = Math.max(0, query.limit ?? 20);
+  // For the usual small limit only the best `limit` are kept, in order, as they are found: a UI
+  // refreshing its list during a 10K-record heal then pays O(n · limit) cheap comparisons per
+  // refresh instead of a sort of every memory. A large limit collects and sorts once.
+  const topK = limit <= TOP_K_MAX;
+  const best: RecallItem[] = [];
+  const penalty = (confidence: number) => adjustConfidence(confidence, visibility);
   for (const record of records) {
     const shown = shownVersion(record);
     if (shown.deleted) continue;
-    const tags = shown.tags.map((tag) => tag.toLowerCase());
-    if (!wantedTags.every((tag) => tags.includes(tag))) continue;
-    const haystack = `${shown.content.toLowerCase()} ${tags.join(' ')}`;
-    if (!words.every((word) => haystack.includes(word))) continue;
-    matches.push({
+    if (wantedTags.length > 0 || words.length > 0) {
+      const tags = shown.tags.map((tag) => tag.toLowerCase());
+      if (!wantedTags.every((tag) => tags.includes(tag))) continue;
+      const haystack = `${shown.content.toLowerCase()} ${tags.join(' ')}`;
+      if (!words.every((word) => haystack.includes(word))) continue;
+    }
+    if (limit === 0) continue;
+    const adjustedConfidence = penalty(shown.confidence);
+    const worst = best[best.length - 1];
+    if (topK && best.length === limit && worst !== undefined && !ranksBefore(adjustedConfidence, shown.writtenAt, record.id, worst)) continue;
+    const item: RecallItem = {
       id: record.id,
       content: shown.content,
       tags: shown.tags,
       confidence: shown.confidence,
-      adjustedConfidence: adjustConfidence(shown.confidence, visibility),
+      adjustedConfidence,
       author: shown.author,
       createdAt: shown.createdAt,
       writtenAt: shown.writtenAt,
       siblings: record.siblings.length,
       conflict: inConflict(record),
-    });
+    };
+    if (!topK) {
+      best.push(item);
+      continue;
+    }
+    let at = best.length;
+    while (at > 0 && ranksBefore(adjustedConfidence, shown.writtenAt, record.id, best[at - 1] as RecallItem)) at--;
+    best.splice(at, 0, item);
+    if (best.length > limit) best.pop();
   }
-  matches.sort((a, b) => b.adjustedConfidence - a.adjustedConfidence || b.writtenAt - a.writtenAt || (a.id < b.id ? -1 : 1));
-  const results = matches.slice(0, Math.max(0, query.limit ?? 20));
+  if (!topK) best.sort((a, b) => (ranksBefore(a.adjustedConfidence, a.writtenAt, a.id, b) ? -1 : 1));
+  const results = topK ? best : best.slice(0, limit);
   const warning = visibilityWarning(visibility);
   return warning ? { results, visibility, warning } : { results, visibility };
+}
+
+/** Limits up to this keep a sorted top list while scanning; larger ones sort all matches once. */
+const TOP_K_MAX = 64;
+
+/** The ranking: adjusted confidence, then most recent, then id (a total order, so replicas agree). */
+function ranksBefore(adjustedConfidence: number, writtenAt: number, id: string, other: RecallItem): boolean {
+  if (adjustedConfidence !== other.adjustedConfidence) return adjustedConfidence > other.adjustedConfidence;
+  if (writtenAt !== other.writtenAt) return writtenAt > other.writtenAt;
+  return id < other.id;
 }
