@@ -163,3 +163,21 @@ describe('EngramNode group commit', () => {
     expect((await node.get('m1'))!.siblings.map((sibling) => sibling.deleted)).toEqual([true]);
   });
 });
+
+describe('a heal on slow storage', () => {
+  it('is not abandoned while either side is still committing what it received (storage slower than a heal step)', async () => {
+    // Every commit takes 3 s, longer than the 2 s a heal step may stay silent.
+    const sim = await SimCluster.create({ nodes: 2, seed: 5, storageLatencyMs: 3_000 });
+    await sim.run(2_000);
+    sim.partition([[0], [1]]);
+    await sim.run(3_000);
+    const writes = [0, 1].flatMap((index) => Array.from({ length: 300 }, (_, k) => sim.node(index).remember({ content: `side ${index} note ${k}` })));
+    await sim.settle(Promise.all(writes), 60_000);
+    const outcomes: string[] = [];
+    for (const index of [0, 1]) sim.node(index).on('heal', (report) => void outcomes.push(report.outcome));
+    sim.heal();
+    await sim.runUntil(() => sim.converged(), 60_000);
+    expect(outcomes).toContain('converged');
+    expect(outcomes).not.toContain('aborted');
+  });
+});

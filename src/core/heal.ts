@@ -87,6 +87,8 @@ export interface HealHost {
   generationLogs(): GenerationLog[];
   learnGenerations(logs: readonly GenerationLog[]): void;
   generationEntry(node: NodeId, generation: number): GenerationEntry | undefined;
+  /** Whether membership currently takes the peer to be alive (it answers probes). */
+  peerAlive(peer: NodeId): boolean;
   progress(progress: HealProgress): void;
   finished(report: HealReport): void;
 }
@@ -116,6 +118,8 @@ interface Session {
   contested: Set<MemoryId>;
   /** Digest (hex) of each record received, to tell whether our merge added anything the peer lacks. */
   receivedDigests: Map<MemoryId, string>;
+  /** Received batches handed to the node and not yet durable. */
+  pendingApplies: number;
   learned: Map<string, { writer: NodeId; generation: number; versions: number }>;
 }
 
@@ -338,6 +342,9 @@ export class Healer {
     // keeps them in order and puts every batch that arrived during one commit into the next. (Chained,
     // a heal paid one storage commit per 256-record batch: ~4 s for 10K records in the browsers.)
     const applied = this.host.apply(records, session.peer);
+    session.pendingApplies += 1;
+    const settled = () => void (session.pendingApplies -= 1);
+    applied.then(settled, settled);
     applied.catch(() => undefined); // Seen by the chain below; not an unhandled rejection if an earlier batch failed first.
     session.applying = session.applying
       .then(() => applied)
@@ -405,6 +412,7 @@ export class Healer {
       listed: new Map(),
       contested: new Set(),
       receivedDigests: new Map(),
+      pendingApplies: 0,
       learned: new Map(),
     };
   }
@@ -418,10 +426,20 @@ export class Healer {
     session.bytesSent += this.host.send(session.peer, message);
   }
 
-  private arm(session: Session): void {
+  /**
+   * (Re)starts the step timer: a session that hears nothing from its peer for a step is given up.
+   * Not while this side is still committing what it received (its own slowness is no reason),
+   * nor, for up to healStallMaxSteps steps, while membership still hears from the peer: a peer
+   * committing thousands of records on a loaded machine can go quiet for seconds before its
+   * heal-done, and abandoning the session then throws that work away.
+   */
+  private arm(session: Session, quietSteps = 0): void {
     session.timer?.cancel();
     session.timer = this.host.scheduler.setTimer(this.host.config.healStepTimeoutMs, () => {
-      if (this.session === session) this.finish(session, 'aborted');
+      if (this.session !== session) return;
+      if (session.pendingApplies > 0) return this.arm(session, quietSteps);
+      if (this.host.peerAlive(session.peer) && quietSteps + 1 < this.host.config.healStallMaxSteps) return this.arm(session, quietSteps + 1);
+      this.finish(session, 'aborted');
     });
   }
 

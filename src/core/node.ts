@@ -178,6 +178,7 @@ export class EngramNode {
       generationLogs: () => this.generationLogs(),
       learnGenerations: (logs) => this.learnGenerations(logs),
       generationEntry: (node, generation) => this.generationEntry(node, generation),
+      peerAlive: (peer) => this.swim.member(peer)?.state === 'alive',
       progress: (progress) => this.emit('heal-progress', progress),
       finished: (report) => this.onHealFinished(report),
     });
