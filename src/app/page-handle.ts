@@ -7,7 +7,7 @@
 import type { HealProgress, HealReport } from '../core/heal.js';
 import type { Conflict } from '../core/merge.js';
 import type { EngramNode, RecallQuery, RecallResult, Resolution } from '../core/node.js';
-import type { Member, MemoryId, MemoryRecord, NodeId, Visibility } from '../core/types.js';
+import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Visibility } from '../core/types.js';
 import type { SignalingClient } from '../net/signaling-client.js';
 import type { WebRtcTransport } from '../net/webrtc-transport.js';
 import type { EngramEvent, EngramHandle, HealStatus, LinkInfo } from '../ui/engram-handle.js';
@@ -81,9 +81,9 @@ export class PageHandle implements EngramHandle {
     });
   }
 
-  async remember(input: { content: string; tags?: string[]; confidence?: number; id?: MemoryId }): Promise<{ id: MemoryId }> {
-    const { id } = await this.node.remember(input);
-    return { id };
+  /** Resolves once the write is durable, with the version it made (its dot: what a history checker tracks). */
+  async remember(input: { content: string; tags?: string[]; confidence?: number; id?: MemoryId }): Promise<{ id: MemoryId; dot: Dot }> {
+    return this.node.remember(input);
   }
 
   async recall(query: RecallQuery = {}): Promise<RecallResult> {
