@@ -116,6 +116,15 @@ export class BrowserCluster {
     return this.url;
   }
 
+  /**
+   * The root namespace's address on the bridge (198.18.N.1), which every node reaches whatever
+   * the cuts: where a benchmark serves pages of its own to the nodes. Undefined in soft mode,
+   * where the nodes share the host's network (use 127.0.0.1).
+   */
+  get hostAddress(): string | undefined {
+    return this.network?.hostAddress;
+  }
+
   /** Starts the server and the nodes, and waits until each node runs (not until they see each other). */
   async start(options: StartOptions): Promise<void> {
     if (this.partitionMode) throw new HarnessError('not-started', 'start() was already called');
