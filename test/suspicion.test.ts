@@ -135,3 +135,48 @@ describe('Suspicion timer', () => {
     expect(fired).toEqual([]);
   });
 });
+
+describe('a suspicion timer that fires late', () => {
+  /** A clock whose timers fire `lateMs` after they were due, as in a tab busy with a long task. */
+  function lateScheduler(lateMs: number) {
+    let now = 0;
+    const due: { at: number; fn: () => void }[] = [];
+    return {
+      now: () => now,
+      setTimer: (delayMs: number, fn: () => void) => {
+        const timer = { at: now + delayMs, fn };
+        due.push(timer);
+        return { cancel: () => void due.splice(due.indexOf(timer), 1) };
+      },
+      /** Fires the next timer, `lateMs` after it was due. */
+      fireNext: () => {
+        due.sort((a, b) => a.at - b.at);
+        const timer = due.shift();
+        if (!timer) return false;
+        now = Math.max(now, timer.at + lateMs);
+        timer.fn();
+        return true;
+      },
+    };
+  }
+
+  it('waits once more for lateGraceMs before the verdict, so a refutation queued behind it can be read', () => {
+    const scheduler = lateScheduler(500);
+    const fired: number[] = [];
+    new Suspicion({ from: 'a', expectedConfirmations: 0, minMs: 1_000, maxMs: 1_000, scheduler, lateGraceMs: 80, onTimeout: () => fired.push(scheduler.now()) });
+    scheduler.fireNext();
+    expect(fired).toEqual([]);
+    scheduler.fireNext();
+    expect(fired).toHaveLength(1);
+  });
+
+  it('on time, or without lateGraceMs, gives its verdict at once', () => {
+    for (const [lateMs, lateGraceMs] of [[0, 80], [500, undefined]] as const) {
+      const scheduler = lateScheduler(lateMs);
+      const fired: number[] = [];
+      new Suspicion({ from: 'a', expectedConfirmations: 0, minMs: 1_000, maxMs: 1_000, scheduler, lateGraceMs, onTimeout: () => fired.push(scheduler.now()) });
+      scheduler.fireNext();
+      expect(fired).toHaveLength(1);
+    }
+  });
+});

@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG, resolveConfig, type EngramConfig } from '../src/core/co
 import { EngramError } from '../src/core/errors.js';
 import { SeededRandom } from '../src/core/random.js';
 import { Swim, stateRank, type Rumour, type RumourKind, type SwimMessage } from '../src/core/swim.js';
+import type { Scheduler, TimerHandle } from '../src/core/ports.js';
 import type { Member, MemberState, NodeId } from '../src/core/types.js';
 import { VirtualScheduler } from '../src/sim/scheduler.js';
 
@@ -27,6 +28,7 @@ class Cluster {
   readonly reaped: { at: number; observer: NodeId; member: NodeId }[] = [];
   readonly incarnations: { at: number; node: NodeId; incarnation: number }[] = [];
   private readonly blocked = new Set<string>();
+  private readonly stalledUntil = new Map<NodeId, number>();
   private readonly random: SeededRandom;
   private readonly config: EngramConfig;
 
@@ -56,7 +58,7 @@ class Cluster {
       self: id,
       incarnation,
       config: this.config,
-      scheduler: this.scheduler,
+      scheduler: this.schedulerOf(id),
       random: this.random.fork(),
       send: (to, message) => this.deliver(id, to, message),
       events: {
@@ -128,16 +130,64 @@ class Cluster {
     return out;
   }
 
+  /**
+   * Node `id` runs nothing for `ms`, as a browser tab in a long task: its timers and the messages
+   * that reach it wait. When it resumes its overdue timers run first and the queued messages
+   * after them, the worst order for it (a browser does not promise either).
+   */
+  stall(id: NodeId, ms: number): void {
+    this.stalledUntil.set(id, this.scheduler.now() + ms);
+  }
+
+  /** The shared clock, with `id`'s callbacks held back while it is stalled. */
+  private schedulerOf(id: NodeId): Scheduler {
+    return {
+      now: () => this.scheduler.now(),
+      setTimer: (delayMs: number, fn: () => void): TimerHandle => {
+        let cancelled = false;
+        const handle = this.scheduler.setTimer(delayMs, () => this.whenRunning(id, 0, () => cancelled || fn()));
+        return {
+          cancel: () => {
+            cancelled = true;
+            handle.cancel();
+          },
+        };
+      },
+    };
+  }
+
+  /** Runs `fn` now, or `afterMs` after `id`'s stall ends. */
+  private whenRunning(id: NodeId, afterMs: number, fn: () => void): void {
+    const waitMs = (this.stalledUntil.get(id) ?? 0) - this.scheduler.now();
+    if (waitMs > 0) this.scheduler.setTimer(waitMs + afterMs, fn);
+    else fn();
+  }
+
   private deliver(from: NodeId, to: NodeId, message: SwimMessage): void {
     if (this.blocked.has(`${from}>${to}`)) return;
     const latencyMs = 1 + this.random.int(5);
-    this.scheduler.setTimer(latencyMs, () => this.nodes.get(to)?.handle(from, message));
+    this.scheduler.setTimer(latencyMs, () => this.whenRunning(to, 0.5, () => this.nodes.get(to)?.handle(from, message)));
   }
 }
 
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 describe('SWIM in a simulated cluster', () => {
+  it('a member whose own thread stalls for a second accuses no one when it resumes (its late timers are not the others\' fault)', () => {
+    for (const seed of SEEDS) {
+      const cluster = Cluster.started(seed, 5);
+      cluster.run(3_000);
+      expect(cluster.notAlive()).toEqual([]);
+      const stalledAt = cluster.scheduler.now();
+      cluster.stall('n01', 1_000);
+      cluster.run(4_000);
+      const accused = cluster.log.filter((o) => o.observer === 'n01' && o.at >= stalledAt && o.state !== 'alive' && o.member !== 'n01');
+      expect(accused, `seed ${seed}`).toEqual([]);
+      // It was unresponsive for real: others may have suspected it, and it refuted.
+      expect(cluster.notAlive(), `seed ${seed}`).toEqual([]);
+    }
+  });
+
   it('never suspects anyone in a healthy 5-node cluster over 60 s', () => {
     for (const seed of SEEDS.slice(0, 3)) {
       const cluster = Cluster.started(seed, 5);

@@ -70,6 +70,8 @@ export interface SwimStats {
   indirectProbes: number;
   /** Probes that ended with no ack: each raises (or confirms) a suspicion. */
   failedProbes: number;
+  /** Probe verdicts postponed because our own timer fired late (see probeTick). */
+  lateProbeGraces: number;
   /** Members this node itself moved from alive to suspect. */
   suspicionsRaised: number;
   /** Suspicion timers that ran out here (a member declared dead by this node). */
@@ -102,6 +104,8 @@ interface PendingProbe {
   helpersAsked: number;
   nacks: number;
   indirectTimer: TimerHandle | undefined;
+  /** Already given its one grace for a late tick (see probeTick). */
+  graced: boolean;
 }
 
 /** A ping this node sends on behalf of a requester (it is the helper of a ping-req). */
@@ -167,6 +171,8 @@ export class Swim {
   private running = false;
   private stopped = false;
   private probeTimer: TimerHandle | undefined;
+  /** When the probe timer was meant to fire: a tick much later than this means we were held up. */
+  private probeDueAt = 0;
   private syncTimer: TimerHandle | undefined;
   private reconnectTimer: TimerHandle | undefined;
 
@@ -176,6 +182,7 @@ export class Swim {
     nacks: 0,
     indirectProbes: 0,
     failedProbes: 0,
+    lateProbeGraces: 0,
     suspicionsRaised: 0,
     deathsDeclared: 0,
     refutations: 0,
@@ -222,7 +229,7 @@ export class Swim {
     if (!this.running) {
       this.running = true;
       // Random phases, so that nodes started together do not probe (and sync) in lockstep.
-      this.probeTimer = this.scheduler.setTimer(this.phaseMs(this.config.probeIntervalMs), this.probeTick);
+      this.armProbe(this.phaseMs(this.config.probeIntervalMs));
       this.syncTimer = this.scheduler.setTimer(this.phaseMs(this.config.syncIntervalMs), this.syncTick);
       this.reconnectTimer = this.scheduler.setTimer(this.phaseMs(this.config.reconnectProbeIntervalMs), this.reconnectTick);
     }
@@ -332,11 +339,29 @@ export class Swim {
   // ---- Probing ----
 
   private readonly probeTick = (): void => {
+    const lateMs = this.scheduler.now() - this.probeDueAt;
+    const probe = this.probe;
+    if (probe && !probe.graced && lateMs > this.config.probeTimeoutMs) {
+      // This tick fired long after it was due: our own thread was held up (a long task, a busy
+      // machine), and the ack may be sitting unread in our inbox behind the timer. Judging now
+      // would accuse a member of our own slowness. Lifeguard's answer: count it against our
+      // local health, and give the ack one probe timeout to be read.
+      probe.graced = true;
+      this.counters.lateProbeGraces++;
+      this.awareness.applyDelta(1);
+      this.armProbe(this.config.probeTimeoutMs);
+      return;
+    }
     this.finishProbe();
     this.startProbe();
     // Scaled after judging the last probe, so a failure slows the very next one (Lifeguard).
-    this.probeTimer = this.scheduler.setTimer(this.awareness.scaleTimeout(this.config.probeIntervalMs), this.probeTick);
+    this.armProbe(this.awareness.scaleTimeout(this.config.probeIntervalMs));
   };
+
+  private armProbe(delayMs: number): void {
+    this.probeDueAt = this.scheduler.now() + delayMs;
+    this.probeTimer = this.scheduler.setTimer(delayMs, this.probeTick);
+  }
 
   private startProbe(): void {
     const target = this.nextProbeTarget();
@@ -355,6 +380,7 @@ export class Swim {
       helpersAsked: 0,
       nacks: 0,
       indirectTimer: undefined,
+      graced: false,
     };
     this.counters.probes++;
     this.transmit(target.id, { type: 'ping', seq, rumours: this.piggyback(direct) });
@@ -677,6 +703,7 @@ export class Swim {
       minMs,
       maxMs,
       scheduler: this.scheduler,
+      lateGraceMs: this.config.probeTimeoutMs,
       onTimeout: () => {
         if (this.suspicions.get(entry.id) !== suspicion) return;
         this.counters.deathsDeclared++;
