@@ -102,6 +102,11 @@ interface Session {
   stopLevel: number;
   timer: TimerHandle | undefined;
   sentFinal: boolean;
+  /** The final batch is queued (maybe not yet sent). */
+  finalQueued: boolean;
+  /** Batches waiting to be sent, one per task (see shipNext). */
+  outgoing: { records: MemoryRecord[]; final: boolean }[];
+  shipping: boolean;
   receivedFinal: boolean;
   applying: Promise<void>;
   /** Set once the initiator's heal-done has arrived (responder side). */
@@ -315,19 +320,39 @@ export class Healer {
     this.shipRecords(session, ids, true);
   }
 
+  /** Queues records for the peer in batches (the last one marked final if `final`), sent by shipNext. */
   private shipRecords(session: Session, ids: readonly MemoryId[], final: boolean): void {
     const batchSize = Math.max(1, this.host.config.maxRecordsPerMessage);
     const records = ids.map((id) => this.host.record(id)).filter((record): record is MemoryRecord => record !== undefined);
     for (let start = 0; start < records.length || (start === 0 && final); start += batchSize) {
-      const batch = records.slice(start, start + batchSize);
       const last = final && start + batchSize >= records.length;
-      this.send(session, { type: 'heal-records', session: session.id, records: batch, final: last });
-      session.recordsSent += batch.length;
+      session.outgoing.push({ records: records.slice(start, start + batchSize), final: last });
       if (last) break;
     }
-    if (final) session.sentFinal = true;
+    if (final) session.finalQueued = true;
+    if (!session.shipping) this.shipNext(session);
+  }
+
+  /**
+   * Sends one queued batch per task, not all at once: encoding thousands of records in one go
+   * held a tab's main thread for hundreds of ms on a loaded machine, long enough for its peers to
+   * take it for dead while it was busiest serving them.
+   */
+  private shipNext(session: Session): void {
+    if (this.session !== session) return;
+    const next = session.outgoing.shift();
+    if (next === undefined) {
+      session.shipping = false;
+      this.report(session);
+      this.maybeComplete(session);
+      return;
+    }
+    session.shipping = true;
+    this.send(session, { type: 'heal-records', session: session.id, records: next.records, final: next.final });
+    session.recordsSent += next.records.length;
+    if (next.final) session.sentFinal = true;
     this.report(session);
-    this.maybeComplete(session);
+    this.host.scheduler.setTimer(0, () => this.shipNext(session));
   }
 
   private onRecords(session: Session, records: readonly MemoryRecord[], final: boolean): void {
@@ -375,7 +400,11 @@ export class Healer {
     if (!session.sentFinal && session.contested.size === 0) return;
     void session.applying.then(() => {
       if (this.session !== session) return;
-      if (!session.sentFinal) this.shipContested(session);
+      if (!session.sentFinal) {
+        // Pushing back what the peer lacks; shipNext comes back here once the final batch is out.
+        if (!session.finalQueued) this.shipContested(session);
+        return;
+      }
       session.phase = 'verifying';
       if (session.role === 'initiator') {
         if (session.doneSent) return;
@@ -400,6 +429,9 @@ export class Healer {
       stopLevel: 1,
       timer: undefined,
       sentFinal: false,
+      finalQueued: false,
+      outgoing: [],
+      shipping: false,
       receivedFinal: false,
       applying: Promise.resolve(),
       peerDoneRoot: undefined,

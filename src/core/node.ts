@@ -642,7 +642,10 @@ export class EngramNode {
       const jitterMs = this.random.next() * this.config.probeIntervalMs * 0.25;
       this.scheduler.setTimer(jitterMs, () => this.requestHeal(member.id));
     }
-    if (member.state === 'dead' || member.state === 'left') this.healer.peerGone(member.id);
+    // Only an explicit leave ends a heal at once. 'dead' may be a busy peer falsely accused (a heal
+    // on a loaded machine is exactly when that happens); one really gone is silent, and the
+    // session's step timer gives up on it within healStepTimeoutMs.
+    if (member.state === 'left') this.healer.peerGone(member.id);
     this.trackState(member.id, member.state);
     this.refreshVisibility();
   }
