@@ -123,6 +123,8 @@ export async function measurePeer(cluster: BrowserCluster, options: PeerOptions)
       longCut,
     };
   } finally {
+    // The tabs still hold keep-alive connections to it: close those too, or close() waits on them.
+    pageServer.closeAllConnections();
     await new Promise((resolve) => pageServer.close(resolve));
     signaling.stop();
   }

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/profile-heal.ts [--updates N] [--in-flight K]` — where a heal's time goes in the
+ * `npx tsx bench/profile-heal.ts [--updates N] [--in-flight K] [--preload N] [--no-profile]` — where a heal's time goes in the
  * browser. Five namespaced browsers (the bench's setup), a 3|2 cut, N updates written on both
  * sides, then the heal, with a V8 CPU profile taken over the heal in every page. Prints per page
  * the heal time, storage commit count and time, and the functions with the most self time, so a
@@ -8,6 +8,7 @@
  * A development tool, not a measurement for the table: profiling slows the pages down.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BrowserCluster } from '../e2e/harness/cluster-harness.js';
 import { waitForConvergence, waitForVisibility } from '../e2e/cluster.js';
@@ -37,9 +38,33 @@ function selfTimes(profile: CpuProfile, top: number): [string, number][] {
   return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
 }
 
+/** CPU seconds used so far by every Chromium process, by process type (browser, renderer, gpu-process, utility, ...). */
+function chromiumCpuByType(): Map<string, number> {
+  const ticksPerSecond = 100; // USER_HZ on Linux.
+  const byType = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const commandLine = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split(/[\0 ]/); // Zygote children rewrite theirs with spaces.
+      if (!commandLine[0]?.includes('chromium')) continue;
+      const typeArg = commandLine.find((arg) => arg.startsWith('--type='));
+      const subtype = commandLine.find((arg) => arg.startsWith('--utility-sub-type='));
+      const type = typeArg ? `${typeArg.slice(7)}${subtype ? `:${subtype.split('.').pop()}` : ''}` : 'browser';
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+      byType.set(type, (byType.get(type) ?? 0) + seconds);
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return byType;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { updates: { type: 'string' }, 'in-flight': { type: 'string' } } });
+  const { values } = parseArgs({ options: { updates: { type: 'string' }, 'in-flight': { type: 'string' }, preload: { type: 'string' }, 'no-profile': { type: 'boolean' } } });
+  const profiling = values['no-profile'] !== true;
   const updates = Number(values.updates ?? 5_000);
+  const preload = Number(values.preload ?? 0);
   const inFlight = Number(values['in-flight'] ?? 32);
   // Unminified, so the profile names our functions.
   execFileSync('npx', ['vite', 'build', '--logLevel', 'warn', '--minify', 'false'], { stdio: 'inherit' });
@@ -48,8 +73,37 @@ async function main(): Promise<void> {
     await cluster.start({ nodes: 5 });
     const nodes = cluster.nodes;
     for (const node of nodes) await waitForVisibility(node, 5, 5);
+    const write = (count: number, tag: string) =>
+      Promise.all(
+        nodes.map((node, index) =>
+          node.page.evaluate(
+            async ([perNode, label, parallel]) => {
+              let next = 0;
+              await Promise.all(
+                Array.from({ length: parallel }, async () => {
+                  while (next < perNode) {
+                    const k = next++;
+                    await window.engram!.remember({ content: `${label} ${k}`, tags: [label] });
+                  }
+                }),
+              );
+            },
+            [Math.ceil(count / nodes.length), `${tag}${index}`, inFlight] as const,
+          ),
+        ),
+      );
+    if (preload > 0) {
+      // A cluster that already holds memories, as the bench's does by its heal measurements.
+      const preloadStart = Date.now();
+      await write(preload, 'pre');
+      await waitForConvergence(nodes, 120_000);
+      process.stderr.write(`preloaded ${preload} in ${Date.now() - preloadStart} ms (healthy, with replication)\n`);
+    }
     await cluster.partition([[0, 1, 2], [3, 4]]);
     for (const node of nodes.slice(0, 3)) await waitForVisibility(node, 3, 5);
+    const writeSession = await nodes[0]!.page.context().newCDPSession(nodes[0]!.page);
+    await writeSession.send('Profiler.enable');
+    await writeSession.send('Profiler.start');
     const writeStart = Date.now();
     await Promise.all(
       nodes.map((node, index) =>
@@ -71,9 +125,12 @@ async function main(): Promise<void> {
       ),
     );
     const writeMs = Date.now() - writeStart;
+    const { profile: writeProfile } = (await writeSession.send('Profiler.stop')) as unknown as { profile: CpuProfile };
+    process.stdout.write(`\nnode 0 during the writes (${writeMs} ms):\n`);
+    for (const [name, ms] of selfTimes(writeProfile, 25)) process.stdout.write(`  ${ms.toFixed(1).padStart(8)} ms  ${name}\n`);
     process.stderr.write(`wrote ${updates} in ${writeMs} ms (${Math.round((updates / writeMs) * 1000)}/s, ${inFlight} in flight per page)\n`);
     const sessions = await Promise.all(nodes.map((node) => node.page.context().newCDPSession(node.page)));
-    for (const session of sessions) {
+    for (const session of profiling ? sessions : []) {
       await session.send('Profiler.enable');
       await session.send('Profiler.setSamplingInterval', { interval: 200 });
       await session.send('Profiler.start');
@@ -97,10 +154,14 @@ async function main(): Promise<void> {
       ),
     );
     const before = await Promise.all(nodes.map((node) => node.page.evaluate(() => { const { commits, commitMs, messagesReceived, bytesReceived } = window.engram!.stats().node; return { commits, commitMs: Math.round(commitMs), messagesReceived, bytesReceived }; })));
+    const cpuBefore = chromiumCpuByType();
     const healStart = Date.now();
     await cluster.heal();
     await waitForConvergence(nodes, 120_000);
     const healMs = Date.now() - healStart;
+    const cpuAfter = chromiumCpuByType();
+    process.stdout.write(`CPU seconds used by Chromium processes during the heal (${healMs} ms wall, 2 cores):\n`);
+    for (const [type, seconds] of cpuAfter) process.stdout.write(`  ${type}: ${(seconds - (cpuBefore.get(type) ?? 0)).toFixed(2)} s\n`);
     const after = await Promise.all(nodes.map((node) => node.page.evaluate(() => { const { commits, commitMs, messagesReceived, bytesReceived } = window.engram!.stats().node; return { commits, commitMs: Math.round(commitMs), messagesReceived, bytesReceived }; })));
     process.stderr.write(`heal: converged in ${healMs} ms\n`);
     for (const [index, node] of nodes.entries()) {
@@ -111,7 +172,7 @@ async function main(): Promise<void> {
         process.stdout.write(`  ${String(Number(at) - healStart).padStart(6)} ${rest.join(' ')}\n`);
       }
     }
-    for (const [index, session] of sessions.entries()) {
+    for (const [index, session] of (profiling ? sessions : []).entries()) {
       const { profile } = (await session.send('Profiler.stop')) as unknown as { profile: CpuProfile };
       const busyMs = selfTimes(profile, 10_000).filter(([name]) => !name.startsWith('(idle)') && !name.startsWith('(program)')).reduce((sum, [, ms]) => sum + ms, 0);
       process.stdout.write(`\nnode ${index}: busy ${busyMs.toFixed(0)} ms of ${healMs} ms; stats before ${JSON.stringify(before[index])} after ${JSON.stringify(after[index])}\n`);

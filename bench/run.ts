@@ -2,12 +2,13 @@
  * `npm run bench` — the seed's benchmark table, measured in real browsers over real WebRTC.
  * `npm run bench -- --quick` runs a small version of the same thing in about a minute.
  *
- * Writes docs/benchmarks.json and docs/BENCHMARKS.md. Partitions are cut with the harness's
- * network namespaces when the machine allows it (root, iproute2, iptables), otherwise soft
- * (messages dropped inside each node's transport), and the JSON says which (`hardPartitions`).
+ * Writes docs/benchmarks.json and docs/BENCHMARKS.md (`--render` only rewrites the markdown
+ * from the JSON). Partitions are cut with the harness's network namespaces when the machine
+ * allows it (root, iproute2, iptables), otherwise soft (messages dropped inside each node's
+ * transport), and the JSON says which (`hardPartitions`).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CHROMIUM_PATH } from '../playwright.config.js';
 import { BrowserCluster } from '../e2e/harness/cluster-harness.js';
@@ -151,7 +152,13 @@ async function measureHeal(nodes: readonly BrowserNode[], control: PartitionCont
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' }, render: { type: 'boolean' } } });
+  if (values.render === true) {
+    // Re-renders BENCHMARKS.md from the last full run's JSON (after a change to the text), measuring nothing.
+    const outDir = values.out ?? 'docs';
+    writeFileSync(`${outDir}/BENCHMARKS.md`, markdown(JSON.parse(readFileSync(`${outDir}/benchmarks.json`, 'utf8')) as Parameters<typeof markdown>[0]));
+    return;
+  }
   const quick = values.quick === true;
   const options: Options = quick
     ? { quick, nodes: 5, cuts: 3, updates: 1_000, longCutMs: 0, healthyMinutes: 0.25 }
