@@ -389,6 +389,8 @@ class FakeSimplePeer extends EventEmitter {
   static nextToken = 0;
   /** Whether channels fire 'bufferedamountlow' (browsers) or not (node's wrtc). */
   static nativeDrainEvents = true;
+  /** A network cut: every frame sent is lost, and the channels stay "open" (as they do for ~17 s). */
+  static cut = false;
 
   readonly token = String(FakeSimplePeer.nextToken++);
   readonly _channel: EventTarget & { bufferedAmountLowThreshold?: number };
@@ -424,6 +426,7 @@ class FakeSimplePeer extends EventEmitter {
     if (this.destroyed) throw new Error('cannot send after peer is destroyed');
     this.bufferSize += data.length;
     const copy = Buffer.from(data);
+    if (FakeSimplePeer.cut) return;
     setTimeout(() => this.remote?.emit('data', copy), 0);
   }
 
@@ -448,6 +451,47 @@ class FakeSimplePeer extends EventEmitter {
     return `v=0\r\na=fingerprint:sha-256 ${hex.slice(0, 2)}:${hex.slice(2, 4)}\r\na=x-token:${this.token}\r\n`;
   }
 }
+
+describe('the silence watchdog', () => {
+  const config = { keepaliveIntervalMs: 50, silentReplaceMs: 300 };
+  const Fake = FakeSimplePeer as unknown as SimplePeerConstructor;
+
+  afterEach(() => {
+    FakeSimplePeer.cut = false;
+  });
+
+  it('keeps an idle connection: keepalives say the peer is there', async () => {
+    const hub = new MemorySignalingHub();
+    const alice = join(hub, 'alice', { config, SimplePeer: Fake });
+    const bob = join(hub, 'bob', { config, SimplePeer: Fake });
+    await allOpen([alice, bob]);
+    const connectionsBefore = alice.connections.length;
+    await sleep(1_000); // Over three times silentReplaceMs with nothing to send.
+    expect(alice.transport.stats().silentReplacements).toBe(0);
+    expect(bob.transport.stats().silentReplacements).toBe(0);
+    expect(alice.connections.length).toBe(connectionsBefore);
+    expect(linkState(alice, 'bob')).toBe('open');
+  });
+
+  it('replaces a connection the peer has gone silent on, and the new one carries messages once the cut heals', async () => {
+    const hub = new MemorySignalingHub();
+    const alice = join(hub, 'alice', { config, SimplePeer: Fake });
+    const bob = join(hub, 'bob', { config, SimplePeer: Fake });
+    await allOpen([alice, bob]);
+    const connectionsBefore = alice.connections.length;
+    FakeSimplePeer.cut = true;
+    // Whichever side's watchdog fires first replaces it (the fake then closes the other end too).
+    const replaced = () => alice.transport.stats().silentReplacements + bob.transport.stats().silentReplacements;
+    await waitFor(() => replaced() >= 1, 'the silent connection replaced', 2_000);
+    const replacer = alice.transport.stats().silentReplacements > 0 ? alice : bob;
+    expect(replacer.transport.links()[0]?.lastError).toMatch(/nothing heard/);
+    FakeSimplePeer.cut = false;
+    await allOpen([alice, bob]);
+    expect(alice.connections.length).toBeGreaterThan(connectionsBefore);
+    alice.transport.send('bob', bytesOf('after the cut'));
+    await waitFor(() => bob.inbox.some((message) => textOf(message.bytes) === 'after the cut'), 'the message over the new connection');
+  });
+});
 
 describe('backpressure on a channel whose buffer the test controls', () => {
   const config = { highWaterBytes: 64 * KiB, bulkHighWaterBytes: 32 * KiB, lowWaterBytes: 16 * KiB, drainPollMs: 5 };

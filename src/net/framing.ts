@@ -39,6 +39,7 @@ const KIND_PROOF = 2;
 const KIND_ACCEPT = 3;
 const KIND_CHUNK = 4;
 const KIND_REJECT = 5;
+const KIND_KEEPALIVE = 6;
 
 export type ChannelFrame =
   /** Opens the handshake: the sender's fresh nonce. */
@@ -49,6 +50,8 @@ export type ChannelFrame =
   | { readonly kind: 'accept' }
   /** The sender refuses the receiver (bad proof, broken handshake) and is about to close. */
   | { readonly kind: 'reject' }
+  /** Nothing to say: sent on an idle open channel so the receiver can tell idle from cut off. */
+  | { readonly kind: 'keepalive' }
   /** Part `index` of `count` of message `messageId`. */
   | {
       readonly kind: 'chunk';
@@ -72,6 +75,8 @@ export function encodeFrame(frame: ChannelFrame): Uint8Array {
       return new ByteWriter(2).u8(FRAME_VERSION).u8(KIND_ACCEPT).finish();
     case 'reject':
       return new ByteWriter(2).u8(FRAME_VERSION).u8(KIND_REJECT).finish();
+    case 'keepalive':
+      return new ByteWriter(2).u8(FRAME_VERSION).u8(KIND_KEEPALIVE).finish();
     case 'chunk':
       return encodeChunk(frame.messageId, frame.index, frame.count, frame.payload);
   }
@@ -122,6 +127,9 @@ export function decodeFrame(bytes: Uint8Array): ChannelFrame {
     case KIND_REJECT:
       reader.end();
       return { kind: 'reject' };
+    case KIND_KEEPALIVE:
+      reader.end();
+      return { kind: 'keepalive' };
     case KIND_CHUNK: {
       const messageId = reader.boundedVarint(MESSAGE_ID_LIMIT - 1, 'the message id');
       const index = reader.varint('the chunk index');

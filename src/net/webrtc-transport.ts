@@ -7,7 +7,10 @@
  *   offer to each other at once (no glare); the other side may only ask it to (re)connect. A
  *   failed RTCPeerConnection never recovers, so a connection that closes, fails or does not
  *   open in time is replaced by a new one, after an exponential backoff with jitter, for as long
- *   as the peer is in the room;
+ *   as the peer is in the room. So is an open one that has gone silent (see the watchdog below):
+ *   after a network cut, SCTP retransmits on a backed-off timer (up to 3 s in Chrome) and ICE
+ *   takes ~17 s to call the connection failed, while a fresh connection, already trying its ICE
+ *   checks when the cut heals, opens within about a second of it;
  * - authentication (peer-auth.ts): nothing is delivered from, or sent to, a peer before it has
  *   proven knowledge of the room secret over its own channel;
  * - framing (framing.ts): messages are cut into 16 KiB frames and put back together;
@@ -31,6 +34,8 @@ import type { NodeId } from '../core/types.js';
 import { MESSAGE_ID_LIMIT, Reassembler, chunkMessage, decodeFrame, encodeFrame, type ChannelFrame } from './framing.js';
 import { PeerAuthError, PeerHandshake, deriveRoomKey, dtlsFingerprints } from './peer-auth.js';
 import type { Signaler } from './signaler.js';
+
+const KEEPALIVE_FRAME = encodeFrame({ kind: 'keepalive' });
 
 export type SimplePeerConstructor = new (options?: SimplePeer.Options) => SimplePeer.Instance;
 export type WebRtcImplementation = NonNullable<SimplePeer.Options['wrtc']>;
@@ -60,6 +65,10 @@ export interface WebRtcTransportConfig {
   drainPollMs: number;
   /** After refusing a peer, its connection stays up this long so our reject frame reaches it before the close. */
   rejectLingerMs: number;
+  /** An open channel we have sent nothing on for this long gets a keepalive frame; also the watchdog's period. */
+  keepaliveIntervalMs: number;
+  /** An open connection we have heard nothing on for this long is replaced. */
+  silentReplaceMs: number;
 }
 
 export const DEFAULT_WEBRTC_CONFIG: Readonly<WebRtcTransportConfig> = Object.freeze({
@@ -74,6 +83,8 @@ export const DEFAULT_WEBRTC_CONFIG: Readonly<WebRtcTransportConfig> = Object.fre
   lowWaterBytes: 128 * 1024, // Refill bulk while half of its window is still in flight: no idle gaps.
   drainPollMs: 10, // Only node's wrtc polls; 10 ms keeps a 1 MiB window moving at LAN speed.
   rejectLingerMs: 1_000, // Many round trips even over TURN; the refused peer closes first anyway.
+  keepaliveIntervalMs: 500, // Five silent intervals before replacement: one lost or late keepalive is no reason.
+  silentReplaceMs: 2_500, // Past SWIM's detection (~1 s) and a busy tab's stalls (~1 s seen under load), well before ICE's ~17 s.
 });
 
 export type DropReason =
@@ -101,6 +112,8 @@ export interface TransportStats {
   /** Connections made to a peer after the first one. */
   readonly reconnects: number;
   readonly authFailures: number;
+  /** Open connections replaced because the peer went silent (see the watchdog). */
+  readonly silentReplacements: number;
 }
 
 export interface LinkInfo {
@@ -147,7 +160,7 @@ type SignalEnvelope =
 const MAX_SESSION_ID_LENGTH = 64;
 
 type ConnectionPhase = 'connecting' | 'authenticating' | 'open' | 'ended';
-type EndReason = 'closed' | 'timeout' | 'auth-failed' | 'replaced' | 'left' | 'shutdown';
+type EndReason = 'closed' | 'timeout' | 'auth-failed' | 'replaced' | 'left' | 'shutdown' | 'silent';
 
 /** The part of RTCDataChannel used for drain events (simple-peer keeps it in `_channel`). */
 interface DrainableChannel {
@@ -169,6 +182,10 @@ interface Connection {
   nextMessageId: number;
   setupTimer: TimerHandle | undefined;
   drainTimer: TimerHandle | undefined;
+  watchdogTimer: TimerHandle | undefined;
+  /** Scheduler times of the last frame received and sent on this connection. */
+  lastHeardAtMs: number;
+  lastSentAtMs: number;
   /** Set once the channel's native 'bufferedamountlow' event drives the queue. */
   stopDrainEvents: (() => void) | undefined;
   /** We told the peer it is refused: close only once that has had time to arrive. */
@@ -218,6 +235,7 @@ export class WebRtcTransport implements Transport {
     messagesOut: 0,
     reconnects: 0,
     authFailures: 0,
+    silentReplacements: 0,
     dropped: { 'no-link': 0, 'too-large': 0, 'queue-full': 0, 'link-lost': 0, malformed: 0, 'no-handler': 0 },
   };
 
@@ -420,6 +438,9 @@ export class WebRtcTransport implements Transport {
       nextMessageId: 0,
       setupTimer: undefined,
       drainTimer: undefined,
+      watchdogTimer: undefined,
+      lastHeardAtMs: 0,
+      lastSentAtMs: 0,
       stopDrainEvents: undefined,
       rejectSent: false,
       lastError: undefined,
@@ -451,6 +472,7 @@ export class WebRtcTransport implements Transport {
     connection.phase = 'ended';
     connection.setupTimer?.cancel();
     connection.drainTimer?.cancel();
+    connection.watchdogTimer?.cancel();
     connection.stopDrainEvents?.();
     connection.handshake.dispose();
     connection.reassembler.reset();
@@ -470,7 +492,9 @@ export class WebRtcTransport implements Transport {
     if (link.connection !== connection) return;
     link.connection = undefined;
     link.lastSession = connection.session;
-    link.lastError = reason === 'timeout' ? 'the connection did not open in time' : connection.lastError;
+    link.lastError =
+      reason === 'timeout' ? 'the connection did not open in time' : reason === 'silent' ? `nothing heard for ${this.config.silentReplaceMs} ms: replaced` : connection.lastError;
+    if (reason === 'silent') this.counters.silentReplacements++;
     if (reason === 'replaced' || reason === 'shutdown' || this.closed) return;
     if (!link.inRoom) {
       this.closeLink(link);
@@ -579,7 +603,33 @@ export class WebRtcTransport implements Transport {
     connection.setupTimer?.cancel();
     connection.setupTimer = undefined;
     link.failedAttempts = 0;
+    connection.lastHeardAtMs = this.scheduler.now();
+    this.armWatchdog(link, connection, this.scheduler.now());
     this.setState(link, 'open');
+  }
+
+  /**
+   * Every keepaliveIntervalMs on an open connection: send a keepalive if we have been quiet, and
+   * replace the connection if the peer has been for silentReplaceMs. A tick that fires late means
+   * this thread was held up and frames may be waiting unread behind it: no verdict on that tick.
+   */
+  private armWatchdog(link: PeerLink, connection: Connection, dueAtMs: number): void {
+    const interval = this.config.keepaliveIntervalMs;
+    const nextDueMs = dueAtMs + interval;
+    connection.watchdogTimer = this.scheduler.setTimer(Math.max(0, nextDueMs - this.scheduler.now()), () => {
+      if (connection.phase !== 'open') return;
+      const now = this.scheduler.now();
+      const late = now - nextDueMs > interval / 2;
+      if (!late && now - connection.lastHeardAtMs >= this.config.silentReplaceMs) {
+        this.endConnection(link, connection, 'silent');
+        return;
+      }
+      const { control, bulk } = connection.outbox;
+      if (now - connection.lastSentAtMs >= interval && control.empty && !bulk.started) {
+        this.putOnChannel(link, connection, KEEPALIVE_FRAME);
+      }
+      this.armWatchdog(link, connection, late ? now : nextDueMs);
+    });
   }
 
   private onAuthFailed(link: PeerLink, connection: Connection, error: PeerAuthError): void {
@@ -600,6 +650,7 @@ export class WebRtcTransport implements Transport {
     }
     this.counters.bytesIn += bytes.length;
     link.bytesIn += bytes.length;
+    connection.lastHeardAtMs = this.scheduler.now();
     let frame: ChannelFrame;
     try {
       frame = decodeFrame(bytes);
@@ -608,6 +659,7 @@ export class WebRtcTransport implements Transport {
       this.onMalformed(connection, error);
       return;
     }
+    if (frame.kind === 'keepalive') return; // Its arrival was the point.
     if (frame.kind !== 'chunk') {
       // Once open, a handshake frame is a stray the handshake no longer wants.
       if (connection.phase === 'open') this.counters.dropped.malformed++;
@@ -680,6 +732,7 @@ export class WebRtcTransport implements Transport {
     }
     this.counters.bytesOut += frame.length;
     link.bytesOut += frame.length;
+    connection.lastSentAtMs = this.scheduler.now();
     return true;
   }
 
