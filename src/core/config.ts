@@ -41,8 +41,6 @@ export interface EngramConfig {
   healStepTimeoutMs: number;
   /** One storage commit takes the queued changes until it holds this many records (group-commit.ts). */
   groupCommitMaxRecords: number;
-  /** A heal whose peer is silent but still alive to membership waits this many steps before giving up. */
-  healStallMaxSteps: number;
   /** Merkle tree arity (children per internal node). */
   merkleArity: number;
   /** Depth of the finest Merkle level; leaves = merkleArity ^ merkleMaxDepth. */
@@ -78,7 +76,6 @@ export const DEFAULT_CONFIG: Readonly<EngramConfig> = Object.freeze({
   antiEntropyIntervalMs: 2_000, // Catches anything eager replication missed (lost batches) within seconds.
   healStepTimeoutMs: 2_000, // Twenty times a LAN round trip: a step that slow means the peer went away.
   groupCommitMaxRecords: 1_024, // Four full heal batches: one IndexedDB commit of ~1K records takes tens of ms, so a write queued behind it still waits little.
-  healStallMaxSteps: 5, // 10 s: a loaded peer committing 10K records is still within it; a lost message is retried after it.
   merkleArity: 16, // 16-way: four round trips descend 65,536 buckets; each level's message stays small.
   merkleMaxDepth: 4, // 65,536 finest buckets: room for ~250K keys at the target bucket size.
   merkleKeysPerBucket: 4, // Stop at ~2.4 keys per bucket for 10K keys: key lists cost ~3.8 KB at 1% divergence, one level deeper ~17 KB of hashes (measured).

@@ -34,6 +34,8 @@ export interface Stage {
 export interface Change<T> {
   plan(stage: Stage): T;
   after?(result: T): void;
+  /** Commit even if nothing was staged (the node's own state changed). Otherwise a round that staged no record skips storage. */
+  readonly persist?: boolean;
 }
 
 export interface GroupCommitOptions {
@@ -128,11 +130,13 @@ export class GroupCommit {
     }
     if (planned.length === 0) return;
     const records = [...staged.values()];
-    try {
-      await this.options.commit(records, stage.counter);
-    } catch (error) {
-      for (const { pending } of planned) pending.reject(error);
-      return;
+    if (records.length > 0 || planned.some(({ pending }) => pending.change.persist === true)) {
+      try {
+        await this.options.commit(records, stage.counter);
+      } catch (error) {
+        for (const { pending } of planned) pending.reject(error);
+        return;
+      }
     }
     this.rounds += 1;
     this.changes += planned.length;

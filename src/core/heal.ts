@@ -87,8 +87,6 @@ export interface HealHost {
   generationLogs(): GenerationLog[];
   learnGenerations(logs: readonly GenerationLog[]): void;
   generationEntry(node: NodeId, generation: number): GenerationEntry | undefined;
-  /** Whether membership currently takes the peer to be alive (it answers probes). */
-  peerAlive(peer: NodeId): boolean;
   progress(progress: HealProgress): void;
   finished(report: HealReport): void;
 }
@@ -125,6 +123,7 @@ interface Session {
   receivedDigests: Map<MemoryId, string>;
   /** Received batches handed to the node and not yet durable. */
   pendingApplies: number;
+  busyTimer: TimerHandle | undefined;
   learned: Map<string, { writer: NodeId; generation: number; versions: number }>;
 }
 
@@ -356,6 +355,8 @@ export class Healer {
   }
 
   private onRecords(session: Session, records: readonly MemoryRecord[], final: boolean): void {
+    // Empty and not final: the peer is still committing (keepBusyAlive); hearing it was the point.
+    if (records.length === 0 && !final) return;
     session.recordsReceived += records.length;
     for (const record of records) {
       if (session.contested.has(record.id)) {
@@ -368,6 +369,7 @@ export class Healer {
     // a heal paid one storage commit per 256-record batch: ~4 s for 10K records in the browsers.)
     const applied = this.host.apply(records, session.peer);
     session.pendingApplies += 1;
+    this.keepBusyAlive(session);
     const settled = () => void (session.pendingApplies -= 1);
     applied.then(settled, settled);
     applied.catch(() => undefined); // Seen by the chain below; not an unhandled rejection if an earlier batch failed first.
@@ -445,6 +447,7 @@ export class Healer {
       contested: new Set(),
       receivedDigests: new Map(),
       pendingApplies: 0,
+      busyTimer: undefined,
       learned: new Map(),
     };
   }
@@ -459,19 +462,33 @@ export class Healer {
   }
 
   /**
-   * (Re)starts the step timer: a session that hears nothing from its peer for a step is given up.
-   * Not while this side is still committing what it received (its own slowness is no reason),
-   * nor, for up to healStallMaxSteps steps, while membership still hears from the peer: a peer
-   * committing thousands of records on a loaded machine can go quiet for seconds before its
-   * heal-done, and abandoning the session then throws that work away.
+   * (Re)starts the step timer: a session that hears nothing from its peer for a step is given up
+   * (a lost message, a peer gone). Not while this side is still committing what it received: its
+   * own slowness is no reason, and meanwhile it tells the peer so (see keepBusyAlive).
    */
-  private arm(session: Session, quietSteps = 0): void {
+  private arm(session: Session): void {
     session.timer?.cancel();
     session.timer = this.host.scheduler.setTimer(this.host.config.healStepTimeoutMs, () => {
       if (this.session !== session) return;
-      if (session.pendingApplies > 0) return this.arm(session, quietSteps);
-      if (this.host.peerAlive(session.peer) && quietSteps + 1 < this.host.config.healStallMaxSteps) return this.arm(session, quietSteps + 1);
+      if (session.pendingApplies > 0) return this.arm(session);
       this.finish(session, 'aborted');
+    });
+  }
+
+  /**
+   * While received records are still being committed here, the peer hears from us every half
+   * step: an empty, non-final heal-records, which re-arms its step timer and changes nothing.
+   * Committing thousands of records on a loaded machine can take longer than a step, and a peer
+   * that gave up then would throw the whole session away; a peer that is really gone still
+   * times out, since its silence is not covered by ours.
+   */
+  private keepBusyAlive(session: Session): void {
+    if (session.busyTimer !== undefined) return;
+    session.busyTimer = this.host.scheduler.setTimer(this.host.config.healStepTimeoutMs / 2, () => {
+      session.busyTimer = undefined;
+      if (this.session !== session || session.pendingApplies === 0) return;
+      this.send(session, { type: 'heal-records', session: session.id, records: [], final: false });
+      this.keepBusyAlive(session);
     });
   }
 
@@ -491,6 +508,7 @@ export class Healer {
   private finish(session: Session, outcome: HealOutcome, tellPeer = outcome === 'aborted'): void {
     if (this.session !== session) return;
     session.timer?.cancel();
+    session.busyTimer?.cancel();
     this.session = undefined;
     if (tellPeer) this.host.send(session.peer, { type: 'heal-abort', session: session.id });
     const sides: HealSide[] = [...session.learned.values()]

@@ -178,7 +178,6 @@ export class EngramNode {
       generationLogs: () => this.generationLogs(),
       learnGenerations: (logs) => this.learnGenerations(logs),
       generationEntry: (node, generation) => this.generationEntry(node, generation),
-      peerAlive: (peer) => this.swim.member(peer)?.state === 'alive',
       progress: (progress) => this.emit('heal-progress', progress),
       finished: (report) => this.onHealFinished(report),
     });
@@ -465,7 +464,7 @@ export class EngramNode {
 
   /** Persists the node's own state (incarnation, generation log) with the next round of changes. */
   private persistState(): void {
-    void this.changes.submit({ plan: () => undefined }).catch(() => undefined);
+    void this.changes.submit({ plan: () => undefined, persist: true }).catch(() => undefined);
   }
 
   private async commit(records: readonly MemoryRecord[], counter: number): Promise<void> {
