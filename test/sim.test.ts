@@ -1,26 +1,40 @@
 /**
  * The simulator as the test of record: seeded runs across the whole fault menu, each judged by
- * the history checker. Every failure message names the seed, and
- *   npm run sim -- --scenario <shape> --seed <seed> --nodes 5 --updates <n>
- * replays it exactly.
+ * the history checker (writes and recalls). Every failure message names the seed and the exact
+ * options, and the command it prints replays the run. ENGRAM_SIM_SEEDS (default 20) sets how
+ * many seeds each scenario runs, ENGRAM_SIM_FIRST_SEED (default 1) the first.
  */
 import { describe, expect, it } from 'vitest';
-import { runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from '../src/sim/scenarios.js';
+import { DEFAULT_CONFIG } from '../src/core/config.js';
+import { staleAfterMsFor } from '../src/sim/checker.js';
+import { runScenario, SCENARIOS, type ScenarioName, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenarios.js';
 
 const FAULT_MENU = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'failure');
 /** Seeds per scenario: 11 scenarios x this = the number of seeded runs. */
 const SEEDS_PER_SCENARIO = Number(process.env.ENGRAM_SIM_SEEDS ?? 20);
+const FIRST_SEED = Number(process.env.ENGRAM_SIM_FIRST_SEED ?? 1);
+/** Reads after the heal are judged for staleness once they are this far past it; the tail outlasts that. */
+const STALE_AFTER_MS = staleAfterMsFor(DEFAULT_CONFIG);
 
-function summary(result: ScenarioResult): string {
-  return `replay: npm run sim -- --scenario ${result.scenario} --seed ${result.seed} --nodes ${result.nodes} --updates ${result.updates}\n${JSON.stringify(
-    { shape: result.shape, lost: result.check.lost, converged: result.converged, roots: result.check.distinctRoots, divergent: result.check.divergentRecords, heal: result.heal },
-  )}`;
+function summary(result: ScenarioResult, options: ScenarioOptions = { nodes: result.nodes, scenario: result.scenario, seed: result.seed, updates: result.updates }): string {
+  const replay = `npx tsx -e "import('./src/sim/scenarios.ts').then((m) => m.runScenario(${JSON.stringify(options).replaceAll('"', '\\"')})).then((r) => console.log(JSON.stringify(r.check)))"`;
+  const check = result.check;
+  return `replay: ${replay}\n${JSON.stringify({
+    shape: result.shape,
+    lost: check.lost,
+    converged: result.converged,
+    roots: check.distinctRoots,
+    divergent: check.divergentRecords,
+    heal: result.heal,
+    reads: { judged: check.readsJudged, worstStaleLagMs: check.worstStaleLagMs, violations: check.readViolations.slice(0, 5) },
+  })}`;
 }
 
 describe.each(FAULT_MENU)('scenario %s', (scenario) => {
-  it(`loses no acknowledged write and converges after every heal (${SEEDS_PER_SCENARIO} seeds)`, async () => {
-    for (let seed = 1; seed <= SEEDS_PER_SCENARIO; seed++) {
-      const result = await runScenario({
+  it(`loses no acknowledged write, converges after every heal, and reads its writes and nothing stale (${SEEDS_PER_SCENARIO} seeds)`, async () => {
+    let staleJudged = 0;
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS_PER_SCENARIO; seed++) {
+      const options: ScenarioOptions = {
         nodes: 5,
         scenario,
         seed,
@@ -30,14 +44,25 @@ describe.each(FAULT_MENU)('scenario %s', (scenario) => {
         minFaultMs: 3_000,
         // ~40 writes/s per node: enough to diverge on every side, small enough for hundreds of runs.
         thinkMs: 25,
-      });
-      expect(result.lostWrites, summary(result)).toBe(0);
-      expect(result.resurrected, summary(result)).toBe(0);
-      expect(result.converged, summary(result)).toBe(true);
-      expect(result.conflicts.notSurfaced, summary(result)).toBe(0);
-      expect(result.gistsIdentical, summary(result)).toBe(true);
-      expect(result.check.acknowledged, summary(result)).toBeGreaterThan(150);
+        // Every other seed reads on after the heal, long enough for the stale-read check to judge
+        // its reads (and to keep the 220 runs near their old two minutes).
+        ...(seed % 2 === 0 ? { tailMs: STALE_AFTER_MS + 1_000 } : {}),
+      };
+      const result = await runScenario(options);
+      const check = result.check;
+      expect(result.lostWrites, summary(result, options)).toBe(0);
+      expect(result.resurrected, summary(result, options)).toBe(0);
+      expect(result.converged, summary(result, options)).toBe(true);
+      expect(result.conflicts.notSurfaced, summary(result, options)).toBe(0);
+      expect(result.gistsIdentical, summary(result, options)).toBe(true);
+      expect(check.acknowledged, summary(result, options)).toBeGreaterThan(150);
+      expect(check.readYourWritesViolations, summary(result, options)).toBe(0);
+      expect(check.monotonicReadViolations, summary(result, options)).toBe(0);
+      expect(check.staleReads, summary(result, options)).toBe(0);
+      expect(check.readsJudged.readYourWrites, summary(result, options)).toBeGreaterThan(0);
+      staleJudged += check.readsJudged.stale;
     }
+    if (SEEDS_PER_SCENARIO > 1) expect(staleJudged, 'reads judged for staleness over all seeds').toBeGreaterThan(0);
   });
 });
 

@@ -8,6 +8,7 @@ import type { EngramConfig } from '../core/config.js';
 import type { HealReport } from '../core/heal.js';
 import type { EngramNode } from '../core/node.js';
 import { SeededRandom } from '../core/random.js';
+import type { RecallQuery } from '../core/recall.js';
 import type { NodeId } from '../core/types.js';
 import { checkReplicas, divergenceFromUnion, type CheckReport } from './checker.js';
 import { SimCluster } from './cluster.js';
@@ -46,6 +47,14 @@ export interface ScenarioOptions {
   readonly healTimeoutMs?: number;
   /** Client think time between a write's ack and the next write. */
   readonly thinkMs?: number;
+  /**
+   * Once the heal has converged, the clients go on for this long (writing at a twentieth of the
+   * rate, half the writes followed by a recall), then the cluster converges again before the check.
+   * It gives the stale-read check reads at full visibility long enough after the heal to judge
+   * (make it longer than the checker's staleAfterMs); heal figures and clock bytes leave it out.
+   * 0 (default): none.
+   */
+  readonly tailMs?: number;
   /**
    * Members the cluster has had in the past: that many extra nodes join, each writes one memory,
    * and leave before the measured phases, so every node clock carries that many more entries.
@@ -101,6 +110,8 @@ export interface ScenarioResult {
   /** Writes learned in heals, by writer and generation, with the writer's visible set then. */
   readonly sides: readonly { writer: NodeId; generation: number; visible: readonly NodeId[] | null; versions: number }[];
   readonly check: CheckReport;
+  /** Recalls the clients made (each judged by the checker: read-your-writes, monotonic, stale). */
+  readonly recalls: number;
   readonly virtualMs: number;
   readonly realMs: number;
   /** failure scenario: probe periods until every node suspects / declares dead the crashed node. */
@@ -224,17 +235,29 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       healMs: null,
       divergent: 0,
       healStart: cluster.now,
+      healEnd: cluster.now,
     });
   }
 
-  // ---- workload: one closed-loop client per node.
-  const thinkMs = options.thinkMs ?? 2;
+  // ---- workload: one closed-loop client per node; after each write, sometimes a recall.
+  let thinkMs = options.thinkMs ?? 2;
+  let recallShare = 0.1;
   const clientEpoch = new Map<number, number>();
   let writing = true;
   const sharedIds: string[] = [];
   const sleep = (ms: number) => new Promise<void>((resolve) => cluster.scheduler.setTimer(ms, resolve));
+  const recallNow = (node: EngramNode, random: SeededRandom) => {
+    // Everything, a word, or a tag; no limit that could cut a result off, so every miss is judged.
+    const kind = random.next();
+    const word = WORDS[random.int(WORDS.length)] as string;
+    const query: RecallQuery = kind < 0.4 ? { limit: 1_000_000 } : kind < 0.7 ? { text: word, limit: 1_000_000 } : { tags: [word], limit: 1_000_000 };
+    const operation = history.invokeRecall(node.id, cluster.now, query);
+    history.recallOk(operation, cluster.now, node.recall(query));
+  };
   const client = async (index: number, epoch: number) => {
     const random = new SeededRandom(options.seed * 31 + index * 7 + epoch);
+    // Reads draw from their own stream, so the writes a seed makes are the same with or without them.
+    const reads = new SeededRandom(options.seed * 37 + index * 11 + epoch * 3 + 1);
     const ownIds: string[] = [];
     while (writing && clientEpoch.get(index) === epoch) {
       const node = cluster.nodes[index];
@@ -256,15 +279,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         }
       } else {
         const id = roll < 0.35 ? existing : undefined;
-        const operation = history.invoke('remember', node.id, cluster.now, id, content);
+        const tags = [WORDS[random.int(WORDS.length)] as string];
+        const confidence = 0.5 + random.int(51) / 100;
+        const operation = history.invoke('remember', node.id, cluster.now, id, content, tags);
         try {
-          const result = await node.remember({
-            content,
-            tags: [WORDS[random.int(WORDS.length)] as string],
-            confidence: 0.5 + random.int(51) / 100,
-            ...(id ? { id } : {}),
-          });
-          history.ok(operation, cluster.now, result.id, result.dot);
+          const result = await node.remember({ content, tags, confidence, ...(id ? { id } : {}) });
+          const version = (await node.get(result.id))?.siblings.find(
+            (sibling) => sibling.dot.node === result.dot.node && sibling.dot.counter === result.dot.counter,
+          );
+          history.ok(operation, cluster.now, result.id, result.dot, version?.context);
           if (!id) {
             ownIds.push(result.id);
             sharedIds.push(result.id);
@@ -273,6 +296,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
           history.fail(operation, cluster.now, error);
         }
       }
+      if (reads.next() < recallShare && !node.isStopped) recallNow(node, reads);
       await sleep(thinkMs);
     }
   };
@@ -344,6 +368,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const faultStart = cluster.now;
   const ackedBefore = history.acknowledged().length;
   applyFault();
+  // The nemesis goes into the history too: the stale-read check counts from the last heal.
+  const splits = shape !== 'none' && shape !== 'crash-restart';
+  if (splits) history.fault(cluster.now, shape, true);
   options.progress?.(`fault ${shape} at ${faultStart} ms`);
   const minFaultMs = options.minFaultMs ?? 3_000;
   let flapCut = true;
@@ -357,9 +384,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       if (flapCut) {
         cluster.partition([sideA, sideB]);
         startCut(across(sideA, sideB));
+        history.fault(cluster.now, 'flap: cut', true);
       } else {
         closeCuts();
         cluster.heal();
+        history.fault(cluster.now, 'flap: heal', false);
       }
     }
     if ((shape === 'crash' || shape === 'crash-restart') && elapsed >= 1_000 && crashed.size === 0) {
@@ -368,14 +397,18 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         cluster.crash(victim);
         crashed.add(victim);
       }
+      history.fault(cluster.now, `crash ${victims.map((victim) => cluster.ids[victim]).join(' ')}`, true);
     }
     if (crashed.size > 0 && elapsed >= 2_500) {
+      let restarted = false;
       for (const victim of crashed) {
         if (!cluster.nodes[victim]) {
           await cluster.restart(victim);
           startClient(victim);
+          restarted = true;
         }
       }
+      if (restarted) history.fault(cluster.now, 'restart', splits);
     }
     if (elapsed > 600_000) break;
   }
@@ -390,11 +423,33 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const divergent = divergenceFromUnion(live());
   const healStart = cluster.now;
   cluster.heal();
+  history.fault(healStart, 'heal', false);
   options.progress?.(`heal at ${healStart} ms, ${divergent} divergent record copies`);
   const healMs = await cluster.runUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
-  // Let the last heal sessions finish their handshakes so their reports count.
-  await cluster.run(Math.max(3_000, cluster.node(0).config.healStepTimeoutMs + 500));
-  return finish({ healthyRate, faultRate, faultWrites: history.acknowledged().length - ackedBefore, healMs: healMs ?? null, divergent, healStart });
+  const faultWrites = history.acknowledged().length - ackedBefore;
+  const settleMs = Math.max(3_000, cluster.node(0).config.healStepTimeoutMs + 500);
+  const tailMs = options.tailMs ?? 0;
+  if (tailMs === 0) {
+    // Let the last heal sessions finish their handshakes so their reports count.
+    await cluster.run(settleMs);
+    return finish({ healthyRate, faultRate, faultWrites, healMs: healMs ?? null, divergent, healStart, healEnd: cluster.now });
+  }
+
+  // ---- tail: a healthy cluster writing and reading again, then converging once more. Heal
+  // figures count the sessions started by the convergence (they finish during the tail's first
+  // seconds) and the clock bytes sent until then.
+  const convergedAt = cluster.now;
+  const clocks = clockHistograms(live());
+  // Fewer writes, more of them followed by a recall: the tail is there to be read, and stays cheap to simulate.
+  thinkMs *= 20;
+  recallShare = 0.5;
+  writing = true;
+  all.forEach(startClient);
+  await cluster.run(Math.max(tailMs, settleMs));
+  writing = false;
+  await cluster.run(20);
+  await cluster.runUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
+  return finish({ healthyRate, faultRate, faultWrites, healMs: healMs ?? null, divergent, healStart, healEnd: cluster.now, startedBy: convergedAt, clocks });
 
   function finish(measured: {
     healthyRate: number;
@@ -404,17 +459,20 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     healMs: number | null;
     divergent: number;
     healStart: number;
+    /** Heal figures count reports finished by then... */
+    healEnd: number;
+    /** ...and started by then, if given (the tail's anti-entropy is not the heal's). */
+    startedBy?: number;
+    /** Clock bytes as they were when the tail began. */
+    clocks?: { clock: Map<number, number>; versionClock: Map<number, number> };
     failure?: ScenarioResult['failure'];
   }): ScenarioResult {
     const replicas = live();
     const check = checkReplicas(history, replicas);
-    const healReports = reports.filter((report) => report.finishedAt >= measured.healStart);
-    const clock = new Map<number, number>();
-    const versionClock = new Map<number, number>();
-    for (const node of replicas) {
-      for (const [bytes, count] of node.stats().clockBytes) clock.set(bytes, (clock.get(bytes) ?? 0) + count);
-      for (const [bytes, count] of node.stats().versionClockBytes) versionClock.set(bytes, (versionClock.get(bytes) ?? 0) + count);
-    }
+    const healReports = reports.filter(
+      (report) => report.finishedAt >= measured.healStart && report.finishedAt <= measured.healEnd && report.startedAt <= (measured.startedBy ?? Infinity),
+    );
+    const { clock, versionClock } = measured.clocks ?? clockHistograms(replicas);
     // Only messages sent after the past members left count: the figure is for the cluster as it is now.
     for (const [bytes, count] of clockBaseline) clock.set(bytes, (clock.get(bytes) ?? 0) - count);
     const gists = replicas.map((node) => JSON.stringify(node.gists()));
@@ -455,11 +513,23 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       gistsIdentical: gists.every((gist) => gist === gists[0]),
       sides: [...sides.values()].sort((a, b) => (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.generation - b.generation)),
       check,
+      recalls: history.recalls.length,
       virtualMs: cluster.now,
       realMs: Date.now() - started,
       ...(measured.failure ? { failure: measured.failure } : {}),
     };
   }
+}
+
+/** Clock bytes per message and per replicated version, summed over the nodes, as histograms. */
+function clockHistograms(nodes: readonly EngramNode[]): { clock: Map<number, number>; versionClock: Map<number, number> } {
+  const clock = new Map<number, number>();
+  const versionClock = new Map<number, number>();
+  for (const node of nodes) {
+    for (const [bytes, count] of node.stats().clockBytes) clock.set(bytes, (clock.get(bytes) ?? 0) + count);
+    for (const [bytes, count] of node.stats().versionClockBytes) versionClock.set(bytes, (versionClock.get(bytes) ?? 0) + count);
+  }
+  return { clock, versionClock };
 }
 
 function round(value: number, digits: number): number {
