@@ -166,6 +166,11 @@ export class PageHandle implements EngramHandle {
     };
   }
 
+  /** [id, digest] of every record: compares replicas without shipping their records out of the page. */
+  digests(): [MemoryId, string][] {
+    return this.node.recordDigests();
+  }
+
   /** Totals over every heal session this node took part in (both roles), for benchmarks. */
   healTotalsSoFar(): Readonly<typeof this.healTotals> {
     return { ...this.healTotals };

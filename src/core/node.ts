@@ -10,7 +10,7 @@
 import { PeerLink } from './clock-codec.js';
 import { resolveConfig, type EngramConfig } from './config.js';
 import { consolidate, type Gist } from './consolidation.js';
-import { recordDigest } from './digest.js';
+import { recordDigest, toHex } from './digest.js';
 import { DecodeError, EngramError } from './errors.js';
 import { GenerationTracker } from './generation.js';
 import { GroupCommit, type GroupCommitStats, type Stage } from './group-commit.js';
@@ -349,6 +349,13 @@ export class EngramNode {
   /** Every record this node holds (for checkers and the UI). */
   allRecords(): IterableIterator<MemoryRecord> {
     return this.records.values();
+  }
+
+  /** Each record's digest (hex), as the Merkle tree holds it: a cheap fingerprint of the replica, for benchmarks. */
+  recordDigests(): [MemoryId, string][] {
+    const out: [MemoryId, string][] = [];
+    for (const id of this.records.keys()) out.push([id, toHex(this.tree.digestOf(id) as Uint8Array)]);
+    return out;
   }
 
   get recordCount(): number {
