@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/profile-heal.ts [--updates N] [--in-flight K] [--preload N] [--cuts N] [--write-at-cut] [--no-profile]` — where a heal's time goes in the
+ * `npx tsx bench/profile-heal.ts [--updates N] [--in-flight K] [--preload N] [--cuts N] [--write-at-cut] [--cut-ms N] [--no-profile]` — where a heal's time goes in the
  * browser. Five namespaced browsers (the bench's setup), a 3|2 cut, N updates written on both
  * sides, then the heal, with a V8 CPU profile taken over the heal in every page. Prints per page
  * the heal time, storage commit count and time, and the functions with the most self time, so a
@@ -61,7 +61,7 @@ function chromiumCpuByType(): Map<string, number> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { updates: { type: 'string' }, 'in-flight': { type: 'string' }, preload: { type: 'string' }, cuts: { type: 'string' }, 'write-at-cut': { type: 'boolean' }, 'no-profile': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { updates: { type: 'string' }, 'in-flight': { type: 'string' }, preload: { type: 'string' }, cuts: { type: 'string' }, 'write-at-cut': { type: 'boolean' }, 'cut-ms': { type: 'string' }, 'no-profile': { type: 'boolean' } } });
   const profiling = values['no-profile'] !== true;
   const updates = Number(values.updates ?? 5_000);
   const preload = Number(values.preload ?? 0);
@@ -133,6 +133,9 @@ async function main(): Promise<void> {
       ),
     );
     const writeMs = Date.now() - writeStart;
+    // --cut-ms: hold the cut this long in all (from the writes' start), e.g. past ICE failure.
+    const holdMs = Number(values['cut-ms'] ?? 0) - writeMs;
+    if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
     const { profile: writeProfile } = (await writeSession.send('Profiler.stop')) as unknown as { profile: CpuProfile };
     process.stdout.write(`\nnode 0 during the writes (${writeMs} ms):\n`);
     for (const [name, ms] of selfTimes(writeProfile, 25)) process.stdout.write(`  ${ms.toFixed(1).padStart(8)} ms  ${name}\n`);
