@@ -78,6 +78,7 @@ async function main(): Promise<void> {
         nodes.map((node, index) =>
           node.page.evaluate(
             async ([perNode, label, parallel]) => {
+              // No named functions in here: tsx would wrap them in a helper the page does not have.
               let next = 0;
               await Promise.all(
                 Array.from({ length: parallel }, async () => {
@@ -113,25 +114,7 @@ async function main(): Promise<void> {
     await writeSession.send('Profiler.enable');
     await writeSession.send('Profiler.start');
     const writeStart = Date.now();
-    await Promise.all(
-      nodes.map((node, index) =>
-        node.page.evaluate(
-          async ([count, label, parallel]) => {
-            // No named functions in here: tsx would wrap them in a helper the page does not have.
-            let next = 0;
-            await Promise.all(
-              Array.from({ length: parallel }, async () => {
-                while (next < count) {
-                  const k = next++;
-                  await window.engram!.remember({ content: `${label} ${k}`, tags: [label] });
-                }
-              }),
-            );
-          },
-          [Math.ceil(updates / nodes.length), `p${index}`, inFlight] as const,
-        ),
-      ),
-    );
+    await write(updates, 'p');
     const writeMs = Date.now() - writeStart;
     // --cut-ms: hold the cut this long in all (from the writes' start), e.g. past ICE failure.
     const holdMs = Number(values['cut-ms'] ?? 0) - writeMs;
