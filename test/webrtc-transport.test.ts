@@ -452,6 +452,27 @@ class FakeSimplePeer extends EventEmitter {
   }
 }
 
+describe('a message handler that throws', () => {
+  it('is counted and reported on the link, and later messages still arrive', async () => {
+    const hub = new MemorySignalingHub();
+    const alice = join(hub, 'alice', { SimplePeer: FakeSimplePeer as unknown as SimplePeerConstructor });
+    const bob = join(hub, 'bob', { SimplePeer: FakeSimplePeer as unknown as SimplePeerConstructor });
+    await allOpen([alice, bob]);
+    const received: string[] = [];
+    bob.transport.onMessage((_from, bytes) => {
+      const text = textOf(bytes);
+      if (text === 'poison') throw new Error('handler bug');
+      received.push(text);
+    });
+    alice.transport.send('bob', bytesOf('poison'));
+    alice.transport.send('bob', bytesOf('after'));
+    await waitFor(() => received.includes('after'), 'the message after the one that threw');
+    expect(bob.transport.stats().dropped['handler-threw']).toBe(1);
+    expect(bob.transport.links().find((link) => link.peerId === 'alice')?.lastError).toMatch(/handler threw: handler bug/);
+    expect(linkState(bob, 'alice')).toBe('open');
+  });
+});
+
 describe('the silence watchdog', () => {
   const config = { keepaliveIntervalMs: 50, silentReplaceMs: 300 };
   const Fake = FakeSimplePeer as unknown as SimplePeerConstructor;

@@ -99,7 +99,9 @@ export type DropReason =
   /** An inbound frame or message that could not be decoded or reassembled. */
   | 'malformed'
   /** An inbound message that arrived before onMessage registered a handler. */
-  | 'no-handler';
+  | 'no-handler'
+  /** An inbound message whose handler threw: counted, and the connection carries on. */
+  | 'handler-threw';
 
 export interface TransportStats {
   /** Data-channel bytes, framing and handshake included. */
@@ -236,7 +238,7 @@ export class WebRtcTransport implements Transport {
     reconnects: 0,
     authFailures: 0,
     silentReplacements: 0,
-    dropped: { 'no-link': 0, 'too-large': 0, 'queue-full': 0, 'link-lost': 0, malformed: 0, 'no-handler': 0 },
+    dropped: { 'no-link': 0, 'too-large': 0, 'queue-full': 0, 'link-lost': 0, malformed: 0, 'no-handler': 0, 'handler-threw': 0 },
   };
 
   constructor(private readonly options: WebRtcTransportOptions) {
@@ -685,7 +687,14 @@ export class WebRtcTransport implements Transport {
       return;
     }
     this.counters.messagesIn++;
-    this.handler(link.peerId, message);
+    try {
+      this.handler(link.peerId, message);
+    } catch (error) {
+      // The handler's bug, not the peer's: thrown out of the channel's event it would surface as
+      // an uncaught error and could leave this connection's state half-updated. Keep it visible.
+      this.counters.dropped['handler-threw']++;
+      link.lastError = `the message handler threw: ${errorMessage(error)}`;
+    }
   }
 
   /** Garbage during the handshake fails it; garbage from an authenticated peer is dropped (best effort). */
