@@ -88,8 +88,22 @@ async function main(): Promise<void> {
     } else {
       process.stdout.write(`${describe(result)}\n`);
     }
-    if (result.lostWrites > 0 || !result.converged) process.exitCode = 1;
+    if (failedCheck(result)) process.exitCode = 1;
   }
+}
+
+/** Anything the history checker calls a bug: the run fails (exit code 1). */
+function failedCheck(result: ScenarioResult): boolean {
+  const check = result.check;
+  return (
+    result.lostWrites > 0 ||
+    !result.converged ||
+    check.resurrected > 0 ||
+    check.conflictsNotSurfaced > 0 ||
+    check.readYourWritesViolations > 0 ||
+    check.monotonicReadViolations > 0 ||
+    check.staleReads > 0
+  );
 }
 
 function describe(result: ScenarioResult): string {
@@ -99,6 +113,7 @@ function describe(result: ScenarioResult): string {
     `  throughput  ${result.writesPerSecond.duringFault}/s during the fault vs ${result.writesPerSecond.healthy}/s healthy: ratio ${result.throughputRatio}`,
     `  heal        ${result.heal.ms} ms; ${result.heal.recordsShipped} records shipped for ${result.heal.divergentRecords} divergent (${result.heal.shippedPerDivergent}x), ${result.heal.bytesShipped} bytes, ${result.heal.sessions} sessions`,
     `  outcome     lost writes ${result.lostWrites}, converged ${result.converged}, conflicts ${result.conflicts.total} (${result.conflicts.notSurfaced} not surfaced), gists identical ${result.gistsIdentical}`,
+    `  reads       ${result.check.readYourWritesViolations} read-your-writes, ${result.check.monotonicReadViolations} monotonic and ${result.check.staleReads} stale violations (stale bound ${result.check.staleAfterMs} ms; judged ${result.check.readsJudged.readYourWrites} / ${result.check.readsJudged.monotonic} / ${result.check.readsJudged.stale}), ${result.check.resurrected} resurrected`,
     `  clock bytes median ${result.clockBytes.median}, p99 ${result.clockBytes.p99} per message over ${result.clockBytes.messages} messages; per replicated version median ${result.versionClockBytes.median}, p99 ${result.versionClockBytes.p99}`,
   ];
   if (result.failure) {
