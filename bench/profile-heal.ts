@@ -166,11 +166,17 @@ async function main(): Promise<void> {
         process.stdout.write(`  ${String(Number(at) - healStart).padStart(6)} ${rest.join(' ')}\n`);
       }
     }
+    const summed = new Map<string, number>();
     for (const [index, session] of (profiling ? sessions : []).entries()) {
       const { profile } = (await session.send('Profiler.stop')) as unknown as { profile: CpuProfile };
       const busyMs = selfTimes(profile, 10_000).filter(([name]) => !name.startsWith('(idle)') && !name.startsWith('(program)')).reduce((sum, [, ms]) => sum + ms, 0);
       process.stdout.write(`\nnode ${index}: busy ${busyMs.toFixed(0)} ms of ${healMs} ms; stats before ${JSON.stringify(before[index])} after ${JSON.stringify(after[index])}\n`);
       for (const [name, ms] of selfTimes(profile, 30)) process.stdout.write(`  ${ms.toFixed(1).padStart(8)} ms  ${name}\n`);
+      for (const [name, ms] of selfTimes(profile, 10_000)) summed.set(name.replace(/-[\w-]{8}\.js/, '.js'), (summed.get(name.replace(/-[\w-]{8}\.js/, '.js')) ?? 0) + ms);
+    }
+    if (summed.size > 0) {
+      process.stdout.write(`\nall five pages, self time during the heal:\n`);
+      for (const [name, ms] of [...summed].sort((x, y) => y[1] - x[1]).slice(0, 40)) process.stdout.write(`  ${ms.toFixed(1).padStart(8)} ms  ${name}\n`);
     }
   } finally {
     await cluster.close();

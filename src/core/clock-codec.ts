@@ -36,7 +36,7 @@
  *    flag is never set, so a reordered old frame cannot restart a stream; when both ends restart
  *    in turn, it also stops a value from one incarnation from being echoed as if from another.
  */
-import type { ByteReader, ByteWriter } from './bytes.js';
+import { utf8, type ByteReader, type ByteWriter } from './bytes.js';
 import { DecodeError, EngramError } from './errors.js';
 import type { NodeId, VersionVector } from './types.js';
 import { deltaSince, merge } from './vector-clock.js';
@@ -55,7 +55,6 @@ const FLAG_RESET_REQUEST = 2;
 const FLAG_FOREIGN_ACK = 4;
 const FLAG_COUNT = 8;
 
-const textEncoder = new TextEncoder();
 
 /** Link state with one peer, both directions. One instance per peer, for the life of this process. */
 export class PeerLink {
@@ -175,7 +174,7 @@ class OutboundState {
   refFor(id: NodeId): OutboundRef {
     const known = this.refs.get(id);
     if (known) return known;
-    if (textEncoder.encode(id).length > MAX_NODE_ID_BYTES) {
+    if (utf8(id).length > MAX_NODE_ID_BYTES) {
       throw new EngramError('invalid-argument', `node id longer than ${MAX_NODE_ID_BYTES} bytes cannot be sent`);
     }
     if (id === '__proto__') throw new EngramError('invalid-argument', 'node id "__proto__" cannot be a clock key');

@@ -20,6 +20,7 @@
  */
 import type { EngramConfig } from './config.js';
 import { digestBytes, recordDigest, toHex } from './digest.js';
+import { utf8 } from './bytes.js';
 import { canonicalSiblings } from './merge.js';
 import { healLevelFor, type MerkleTree } from './merkle.js';
 import type { Random, Scheduler, TimerHandle } from './ports.js';
@@ -535,10 +536,9 @@ export class Healer {
 
 /** A short hash of a memory id: lets two sides tell "same key, other version" from "key you lack". */
 function keyHashOf(id: MemoryId): Uint8Array {
-  return digestBytes(textEncoder.encode(id)).subarray(0, KEY_HASH_BYTES);
+  return digestBytes(utf8(id)).subarray(0, KEY_HASH_BYTES);
 }
 
-const textEncoder = new TextEncoder();
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -19,6 +19,7 @@
  * hash alike with probability 2^-64 per comparison; such a miss heals at the next write under it.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8 } from './bytes.js';
 import { DIGEST_BYTES, toHex } from './digest.js';
 import type { MemoryId } from './types.js';
 
@@ -47,7 +48,6 @@ const MAX_DENSE_NODES = 1 << 20;
 const CELLS_PER_NODE = 3;
 const HASH_BYTES = 8;
 
-const textEncoder = new TextEncoder();
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -534,11 +534,11 @@ function compareIds(a: MemoryId, b: MemoryId): number {
 
 /** The first 32 bits of sha256(utf8(id)): the key's path, level by level. */
 function positionOf(id: MemoryId): number {
-  return readUint32(sha256(textEncoder.encode(id)), 0);
+  return readUint32(sha256(utf8(id)), 0);
 }
 
 function entryHashOf(id: MemoryId, digest: Uint8Array): Uint8Array {
-  const idBytes = textEncoder.encode(id);
+  const idBytes = utf8(id);
   const input = new Uint8Array(idBytes.length + 1 + digest.length);
   input.set(idBytes, 0);
   input.set(digest, idBytes.length + 1); // the 0x00 separator is already there
