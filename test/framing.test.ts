@@ -115,6 +115,7 @@ describe('handshake frames', () => {
     expect(decodeFrame(encodeFrame({ kind: 'proof', proof }))).toEqual({ kind: 'proof', proof });
     expect(decodeFrame(encodeFrame({ kind: 'accept' }))).toEqual({ kind: 'accept' });
     expect(decodeFrame(encodeFrame({ kind: 'reject' }))).toEqual({ kind: 'reject' });
+    expect(decodeFrame(encodeFrame({ kind: 'keepalive' }))).toEqual({ kind: 'keepalive' });
   });
 
   it('refuses a nonce or proof of the wrong size on both ends', () => {
@@ -132,10 +133,10 @@ describe('the frame decoder on hostile input', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 80 }), fc.boolean(), (bytes, validPrefix) => {
         // Half the inputs start like a real frame, so the fuzzing reaches the body decoders.
-        const input = validPrefix && bytes.length >= 2 ? Uint8Array.of(1, 1 + (bytes[1] ?? 0) % 5, ...bytes.subarray(2)) : bytes;
+        const input = validPrefix && bytes.length >= 2 ? Uint8Array.of(1, 1 + (bytes[1] ?? 0) % 6, ...bytes.subarray(2)) : bytes;
         try {
           const frame = decodeFrame(input);
-          expect(['hello', 'proof', 'accept', 'reject', 'chunk']).toContain(frame.kind);
+          expect(['hello', 'proof', 'accept', 'reject', 'keepalive', 'chunk']).toContain(frame.kind);
         } catch (error) {
           expect(error).toBeInstanceOf(DecodeError);
         }
