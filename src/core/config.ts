@@ -39,6 +39,8 @@ export interface EngramConfig {
   antiEntropyIntervalMs: number;
   /** A heal step that gets no answer within this long is abandoned and retried later. */
   healStepTimeoutMs: number;
+  /** A heal-open that gets no reply within this long is abandoned (nothing was exchanged yet). */
+  healOpenTimeoutMs: number;
   /** One storage commit takes the queued changes until it holds this many records (group-commit.ts). */
   groupCommitMaxRecords: number;
   /** Merkle tree arity (children per internal node). */
@@ -75,6 +77,7 @@ export const DEFAULT_CONFIG: Readonly<EngramConfig> = Object.freeze({
   maxRecordsPerMessage: 256, // ~40 KB of typical memories: under WebRTC's 64 KB-ish message size, chunked beyond.
   antiEntropyIntervalMs: 2_000, // Catches anything eager replication missed (lost batches) within seconds.
   healStepTimeoutMs: 2_000, // Twenty times a LAN round trip: a step that slow means the peer went away.
+  healOpenTimeoutMs: 500, // The reply is immediate; an open lost to a link still reconnecting after a cut must not hold the healer for 2 s.
   groupCommitMaxRecords: 1_024, // Four full heal batches: one IndexedDB commit of ~1K records takes tens of ms, so a write queued behind it still waits little.
   merkleArity: 16, // 16-way: four round trips descend 65,536 buckets; each level's message stays small.
   merkleMaxDepth: 4, // 65,536 finest buckets: room for ~250K keys at the target bucket size.

@@ -153,7 +153,7 @@ export class Healer {
       keyCount: this.host.tree.size,
       generations: this.host.generationLogs(),
     });
-    this.arm(session);
+    this.arm(session, this.host.config.healOpenTimeoutMs);
     this.report(session);
     return true;
   }
@@ -467,9 +467,9 @@ export class Healer {
    * (a lost message, a peer gone). Not while this side is still committing what it received: its
    * own slowness is no reason, and meanwhile it tells the peer so (see keepBusyAlive).
    */
-  private arm(session: Session): void {
+  private arm(session: Session, timeoutMs = this.host.config.healStepTimeoutMs): void {
     session.timer?.cancel();
-    session.timer = this.host.scheduler.setTimer(this.host.config.healStepTimeoutMs, () => {
+    session.timer = this.host.scheduler.setTimer(timeoutMs, () => {
       if (this.session !== session) return;
       if (session.pendingApplies > 0) return this.arm(session);
       this.finish(session, 'aborted');
