@@ -263,18 +263,19 @@ async function main(): Promise<void> {
 const HEAL_MISS = `
 ## Where a target is missed, and why
 
-**Heal time (≤ 2 s, and at most half of y-webrtc's on the short cut).** During a heal this machine
-is CPU-bound: five browsers share two cores, and \`vmstat\` shows them 98-100% busy from the heal
-until convergence. In \`bench/profile-heal.ts\` runs (same cluster, same 10K workload) the five
-renderers alone spend 3.5-4.5 CPU-seconds on the heal, which is about 24,000 record deliveries
-(each replica receives the other side's 4,000 or 6,000 records): on two cores that is close to
-2 s of work before anything waits. In V8 profiles of the pages the largest items are native work
-(structured cloning into IndexedDB, data-channel sends), garbage collection, \`TextEncoder\` on
-record strings and SHA-256 record digests; the protocol ships 1.0x the divergent records, so the
-cost is per record, not in shipping too much. A node also heals with one peer at a time: in a 3|2
-split the third node of the larger side receives the other side's records only after one of the
-first two pairs has finished (about 1.1-1.7 s per pair here). Next: serve several heal sessions at
-once, and cut the per-record cost (encode record strings once, cheaper digests).
+**Heal time (≤ 2 s, and at most half of y-webrtc's on the short cut).** Where the time goes, from
+\`bench/profile-heal.ts\` runs of the same cluster and workload (timelines of every page): the
+links across the cut reopen 0.1-1.8 s after it ends; then pairs of nodes exchange their ~10K
+differing records in 0.3-0.8 s each; a node heals with one peer at a time, so in a 3|2 split the
+third node of the larger side is served after a first pair has finished. The reopening is the
+largest and least steady part. A cut longer than 2.5 s has made the transport replace its silent
+connections, and how soon the replacement opens depends on where its ICE checks are in their
+retransmission schedule when the cut ends: right after a fresh attempt started, up to ~1.5 s;
+after a 30 s cut, usually ~0.1 s. The machine is also CPU-bound while it heals (five browsers on
+two cores, \`vmstat\` 98-100% busy): the five renderers spend ~3 CPU-seconds on the ~24,000 record
+deliveries, mostly native work (structured cloning into IndexedDB, data-channel sends), garbage
+collection and SHA-256 digests. The protocol ships 1.0x the divergent records. Next: reopen links
+on a steadier schedule after a cut, and let a node serve more than one heal session at once.
 
 y-webrtc's short-cut time is mostly SCTP's retransmission backoff: its channels stay open through
 a 3 s cut and the updates queued in them go out on the first retransmission after the heal. Ours
