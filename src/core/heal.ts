@@ -372,8 +372,9 @@ export class Healer {
     session.pendingApplies += 1;
     this.keepBusyAlive(session);
     const settled = () => void (session.pendingApplies -= 1);
+    // Handling both outcomes here also keeps a rejection from going unhandled when an earlier batch
+    // failed first and the chain below never reaches this one.
     applied.then(settled, settled);
-    applied.catch(() => undefined); // Seen by the chain below; not an unhandled rejection if an earlier batch failed first.
     session.applying = session.applying
       .then(() => applied)
       .then((learned) => {

@@ -256,10 +256,10 @@ export class IndexedDbStorage implements Storage {
     } catch (cause) {
       throw storageFailed(action, cause, NOTHING_SAVED);
     }
+    const records = batch.records ?? [];
     const writes: Promise<unknown>[] = [];
     try {
       if (batch.state) writes.push(tx.objectStore(STATE).put(batch.state, STATE_KEY));
-      const records = batch.records ?? [];
       if (records.length > 0) writes.push(tx.objectStore(SEGMENTS).put({ records }));
     } catch (cause) {
       // A value refused synchronously (one that cannot be cloned, a missing key) leaves the
@@ -280,7 +280,6 @@ export class IndexedDbStorage implements Storage {
     } catch (cause) {
       throw storageFailed(action, cause, NOTHING_SAVED);
     }
-    const records = batch.records ?? [];
     if (this.log && records.length > 0) {
       this.log.segments += 1;
       this.log.records += records.length;
