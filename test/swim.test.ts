@@ -792,6 +792,23 @@ describe('suspicion and death', () => {
     }
   });
 
+  it('probes a dead member at once when a way to it opens, and only a dead one', () => {
+    const { swim, scheduler, tell, sentOf } = lone();
+    tell(alive('b'), alive('c', 2), alive('d'), rumour('dead', 'b', 0), rumour('dead', 'c', 2));
+    swim.start([]);
+    scheduler.runUntil(50);
+    const before = sentOf('ping').length;
+    swim.reachable('c');
+    swim.reachable('d'); // alive: its own probes cover it
+    swim.reachable('zz'); // unknown
+    const pings = sentOf('ping').slice(before);
+    expect(pings.map((ping) => [ping.to, ping.at])).toEqual([['c', 50]]);
+    expect(pings[0]?.message.rumours).toEqual([rumour('dead', 'c', 2, 'me')]);
+    // c went to the back of the round robin: the next tick probes b.
+    scheduler.runUntil(50 + DEFAULT_CONFIG.reconnectProbeIntervalMs);
+    expect(sentOf('ping').filter((ping) => ping.at > 50 && (ping.to === 'b' || ping.to === 'c')).map((ping) => ping.to)[0]).toBe('b');
+  });
+
   it('forgets dead and left members reapAfterMs after their state changed, and not a member that came back', () => {
     const { swim, scheduler, tell, reaped } = lone({ config: { reapAfterMs: 10_000 } });
     tell(alive('b'), alive('c'), alive('d'), alive('e'));

@@ -225,11 +225,16 @@ export class EngramNode {
     this.refreshVisibility();
   }
 
-  /** Peers found later (e.g. by the signaling server): they are contacted and join the membership. */
+  /**
+   * Peers found later (e.g. by the signaling server, or a transport link that opened): new ones are
+   * contacted and join the membership; known ones held dead are probed at once, since a link that
+   * has just opened to one is the first sign that a partition healed.
+   */
   addPeers(peers: readonly NodeId[]): void {
     if (!this.running) return;
     const fresh = peers.filter((peer) => peer !== this.id && this.swim.member(peer) === undefined);
     if (fresh.length > 0) this.swim.start(fresh);
+    for (const peer of peers) if (peer !== this.id) this.swim.reachable(peer);
   }
 
   /** Leaves the cluster explicitly (other nodes stop counting this one), then stops. */
@@ -604,7 +609,8 @@ export class EngramNode {
 
   private onHealFinished(report: HealReport): void {
     this.emit('heal', report);
-    if (report.outcome !== 'converged' && report.outcome !== 'equal') this.scheduleHealRetry();
+    const succeeded = report.outcome === 'converged' || report.outcome === 'equal' || report.outcome === 'pulled' || report.outcome === 'served';
+    if (!succeeded) this.scheduleHealRetry();
     else if (this.swim.members().some((member) => member.id !== this.id && member.state === 'alive' && this.lacksFrom(member.id))) {
       this.scheduleHealRetry();
     }
