@@ -40,6 +40,7 @@ const EVERY_MESSAGE: Message[] = [
     generations: [{ node: 'alice', entries: [{ generation: 2, since: 1234, visible: ['alice', 'bob'], partial: true }] }],
   },
   { type: 'heal-reply', session: 77, status: 'accept', root: hash(2), keyCount: 3, generations: [] },
+  ...(['busy', 'equal', 'serve'] as const).map((status) => ({ type: 'heal-reply' as const, session: 78, status, root: hash(2), keyCount: 3, generations: [] })),
   { type: 'heal-level', session: 77, level: 2, nodes: [{ index: 17, hash: hash(3) }] },
   { type: 'heal-keys', session: 77, level: 3, buckets: [{ index: 4095, keys: [{ keyHash: hash(4).slice(0, 4), entryHash: hash(5) }] }] },
   { type: 'heal-want', session: 77, want: [hash(6)], sending: 12 },

@@ -30,6 +30,8 @@ export class PageHandle implements EngramHandle {
   readonly faults: Faults;
   private readonly listeners = new Set<(event: EngramEvent) => void>();
   private activeHeal: HealProgress | undefined;
+  /** One-way sessions this node serves, by session id. */
+  private readonly servingHeals = new Map<number, HealProgress>();
   private lastHeal: HealReport | undefined;
   private signalingUp = false;
   private readonly healTotals = { sessions: 0, recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
@@ -58,7 +60,8 @@ export class PageHandle implements EngramHandle {
     }
     node.on('heal-progress', (progress) => {
       // A root comparison that finds nothing to do ('opening' then 'equal') is not shown as a heal.
-      if (progress.phase !== 'opening') this.activeHeal = progress;
+      if (progress.oneWay && progress.role === 'responder') this.servingHeals.set(progress.session, progress);
+      else if (progress.phase !== 'opening') this.activeHeal = progress;
       this.emit({ kind: 'heal-progress', detail: progress });
     });
     node.on('membership', ({ member, previous }) => {
@@ -71,6 +74,7 @@ export class PageHandle implements EngramHandle {
       this.healTotals.bytesSent += report.bytesSent;
       this.healTotals.bytesReceived += report.bytesReceived;
       if (this.activeHeal?.session === report.session) this.activeHeal = undefined;
+      this.servingHeals.delete(report.session);
       if (report.outcome !== 'busy' && report.outcome !== 'equal') this.lastHeal = report;
       this.emit({ kind: 'heal', detail: report });
     });
@@ -130,7 +134,7 @@ export class PageHandle implements EngramHandle {
   }
 
   healStatus(): HealStatus {
-    return { active: this.activeHeal, last: this.lastHeal };
+    return { active: this.activeHeal, serving: [...this.servingHeals.values()], last: this.lastHeal };
   }
 
   signalingConnected(): boolean {

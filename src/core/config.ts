@@ -41,6 +41,8 @@ export interface EngramConfig {
   healStepTimeoutMs: number;
   /** A heal-open that gets no reply within this long is abandoned (nothing was exchanged yet). */
   healOpenTimeoutMs: number;
+  /** One-way heal sessions a node serves (sends in) while it receives in its own; see heal.ts. */
+  healMaxServing: number;
   /** One storage commit takes the queued changes until it holds this many records (group-commit.ts). */
   groupCommitMaxRecords: number;
   /** Merkle tree arity (children per internal node). */
@@ -78,6 +80,7 @@ export const DEFAULT_CONFIG: Readonly<EngramConfig> = Object.freeze({
   antiEntropyIntervalMs: 2_000, // Catches anything eager replication missed (lost batches) within seconds.
   healStepTimeoutMs: 2_000, // Twenty times a LAN round trip: a step that slow means the peer went away.
   healOpenTimeoutMs: 500, // The reply is immediate; an open lost to a link still reconnecting after a cut must not hold the healer for 2 s.
+  healMaxServing: 2, // After a split into k sides, a side's nodes outnumber the other's by a few: two serve each the one left over.
   groupCommitMaxRecords: 1_024, // Four full heal batches: one IndexedDB commit of ~1K records takes tens of ms, so a write queued behind it still waits little.
   merkleArity: 16, // 16-way: four round trips descend 65,536 buckets; each level's message stays small.
   merkleMaxDepth: 4, // 65,536 finest buckets: room for ~250K keys at the target bucket size.

@@ -39,7 +39,11 @@ export interface GenerationLog {
   readonly entries: readonly GenerationEntry[];
 }
 
-export type HealStatus = 'accept' | 'busy' | 'equal';
+/**
+ * A heal-open's answer: 'accept' (a two-way session), 'serve' (busy receiving from another peer,
+ * but will send what the opener lacks and take nothing), 'busy' or 'equal' (roots already equal).
+ */
+export type HealStatus = 'accept' | 'busy' | 'equal' | 'serve';
 
 /** One key in a heal-keys listing: a short hash of the memory id and the entry hash (id + record digest). */
 export interface HealKey {
@@ -105,7 +109,7 @@ const TYPES_BY_CODE = new Map<number, MessageType>(
 const SWIM_TYPES = ['ping', 'ack', 'ping-req', 'nack', 'sync'] as const;
 const RUMOUR_KINDS: readonly RumourKind[] = ['alive', 'suspect', 'dead', 'left'];
 const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left'];
-const HEAL_STATUSES: readonly HealStatus[] = ['accept', 'busy', 'equal'];
+const HEAL_STATUSES: readonly HealStatus[] = ['accept', 'busy', 'equal', 'serve'];
 
 export interface Encoded {
   readonly bytes: Uint8Array;

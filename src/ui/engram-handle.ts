@@ -39,7 +39,10 @@ export interface EngramEvent {
 }
 
 export interface HealStatus {
+  /** The session this node receives in. */
   readonly active: HealProgress | undefined;
+  /** One-way sessions in which this node sends what other nodes lack, alongside its own. */
+  readonly serving: readonly HealProgress[];
   readonly last: HealReport | undefined;
 }
 

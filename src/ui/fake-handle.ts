@@ -48,7 +48,7 @@ export class FakeEngramHandle implements EngramHandle {
     this.generation = options.generation;
     this.memberList = [...options.members];
     this.linkList = [...(options.links ?? [])];
-    this.heal = options.heal ?? { active: undefined, last: undefined };
+    this.heal = options.heal ?? { active: undefined, serving: [], last: undefined };
     this.signaling = options.signalingConnected ?? true;
     this.clock = options.now ?? (() => performance.now());
     for (const record of options.records ?? []) {
@@ -158,7 +158,7 @@ export class FakeEngramHandle implements EngramHandle {
   }
 
   finishHeal(report: HealReport): void {
-    this.heal = { active: undefined, last: report };
+    this.heal = { active: undefined, serving: [], last: report };
     this.emit('heal', report);
   }
 
@@ -321,6 +321,8 @@ export function createPartitionedClusterHandle(now: () => number = () => perform
       active: {
         peer: peerB,
         session: 7,
+        role: 'initiator',
+        oneWay: false,
         phase: 'records',
         recordsSent: 112,
         recordsReceived: 0,
@@ -328,6 +330,20 @@ export function createPartitionedClusterHandle(now: () => number = () => perform
         bytesSent: 28_416,
         bytesReceived: 0,
       },
+      serving: [
+        {
+          peer: peerC,
+          session: 12,
+          role: 'responder',
+          oneWay: true,
+          phase: 'records',
+          recordsSent: 1_536,
+          recordsReceived: 0,
+          recordsExpected: 0,
+          bytesSent: 389_120,
+          bytesReceived: 0,
+        },
+      ],
       last: undefined,
     },
     signalingConnected: true,
