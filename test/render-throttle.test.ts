@@ -5,16 +5,19 @@ describe('RenderThrottle', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  /** A throttle on the fake clock whose every refresh takes `costMs` of it. */
-  function throttled(costMs: number) {
+  /** A throttle on the fake clock whose every refresh takes `costMs` of script, and `frameMs` to paint, 16 ms later. */
+  function throttled(costMs: number, frameMs?: number) {
     const flushedAt: number[] = [];
     const throttle = new RenderThrottle<string>(
       () => {
         flushedAt.push(Date.now());
         vi.setSystemTime(Date.now() + costMs); // The refresh's own work moves the clock on.
       },
-      100,
-      () => Date.now(),
+      {
+        intervalMs: 100,
+        now: () => Date.now(),
+        measureFrame: frameMs === undefined ? undefined : (done) => void setTimeout(() => done(frameMs), 16),
+      },
     );
     return { throttle, flushedAt };
   }
@@ -35,6 +38,19 @@ describe('RenderThrottle', () => {
 
   it('spaces costly refreshes out so they take at most a tenth of the main thread', () => {
     const { throttle, flushedAt } = throttled(40);
+    for (let t = 0; t < 5_000; t += 10) {
+      throttle.note('write');
+      vi.advanceTimersByTime(10);
+    }
+    const gaps = flushedAt.slice(2).map((at, i) => at - flushedAt[i + 1]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(400);
+    expect(throttle.spacingMs).toBeGreaterThanOrEqual(400);
+    expect(throttle.spacingMs).toBeLessThan(500);
+  });
+
+  it('counts the frame that paints a refresh as part of its cost', () => {
+    // 4 ms of script, 36 ms of style, layout and paint: 40 ms a refresh, so 400 ms apart.
+    const { throttle, flushedAt } = throttled(4, 36);
     for (let t = 0; t < 5_000; t += 10) {
       throttle.note('write');
       vi.advanceTimersByTime(10);
