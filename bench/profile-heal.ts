@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/profile-heal.ts [--updates N] [--in-flight K] [--preload N] [--cuts N] [--write-at-cut] [--cut-ms N] [--no-profile]` — where a heal's time goes in the
+ * `npx tsx bench/profile-heal.ts [--updates N] [--in-flight K] [--preload N] [--cuts N] [--write-at-cut] [--cut-ms N] [--no-profile] [--no-ui] [--ui-without TAGS] [--trace]` — where a heal's time goes in the
  * browser. Five namespaced browsers (the bench's setup), a 3|2 cut, N updates written on both
  * sides, then the heal, with a V8 CPU profile taken over the heal in every page. Prints per page
  * the heal time, storage commit count and time, and the functions with the most self time, so a
@@ -53,6 +53,14 @@ function chromiumCpuByType(): Map<string, number> {
       const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
       const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
       byType.set(type, (byType.get(type) ?? 0) + seconds);
+      if (type !== 'renderer') continue;
+      // And the renderers' threads by name (main, compositor, WebRTC's network and worker threads, ...).
+      for (const task of readdirSync(`/proc/${entry}/task`)) {
+        const name = readFileSync(`/proc/${entry}/task/${task}/comm`, 'utf8').trim().replace(/\d+$/, '');
+        const taskFields = readFileSync(`/proc/${entry}/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        const key = `  renderer thread ${name}`;
+        byType.set(key, (byType.get(key) ?? 0) + (Number(taskFields[11]) + Number(taskFields[12])) / ticksPerSecond);
+      }
     } catch {
       // Exited while we looked.
     }
@@ -61,7 +69,7 @@ function chromiumCpuByType(): Map<string, number> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { updates: { type: 'string' }, 'in-flight': { type: 'string' }, preload: { type: 'string' }, cuts: { type: 'string' }, 'write-at-cut': { type: 'boolean' }, 'cut-ms': { type: 'string' }, 'no-profile': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { updates: { type: 'string' }, 'in-flight': { type: 'string' }, preload: { type: 'string' }, cuts: { type: 'string' }, 'write-at-cut': { type: 'boolean' }, 'cut-ms': { type: 'string' }, 'no-profile': { type: 'boolean' }, 'no-ui': { type: 'boolean' }, 'ui-without': { type: 'string' }, trace: { type: 'boolean' } } });
   const profiling = values['no-profile'] !== true;
   const updates = Number(values.updates ?? 5_000);
   const preload = Number(values.preload ?? 0);
@@ -73,6 +81,12 @@ async function main(): Promise<void> {
     await cluster.start({ nodes: 5 });
     const nodes = cluster.nodes;
     for (const node of nodes) await waitForVisibility(node, 5, 5);
+    // --no-ui: take the Lit UI off the page, to see what rendering costs a heal.
+    if (values['no-ui'] === true) for (const node of nodes) await node.page.evaluate(() => document.querySelector('engram-app')?.remove());
+    // --ui-without a,b: take those parts of it off (e.g. engram-recall-box), to see which one costs.
+    for (const part of values['ui-without']?.split(',') ?? []) {
+      for (const node of nodes) await node.page.evaluate((tag) => document.querySelector('engram-app')?.shadowRoot?.querySelector(tag)?.remove(), part);
+    }
     const write = (count: number, tag: string) =>
       Promise.all(
         nodes.map((node, index) =>
@@ -140,6 +154,9 @@ async function main(): Promise<void> {
             if (event.kind === 'heal') {
               const r = event.detail as { peer: string; role: string; outcome: string; recordsSent: number; recordsReceived: number; startedAt: number; finishedAt: number };
               log.push(`${at} heal ${r.role} with ${r.peer}: ${r.outcome}, sent ${r.recordsSent} got ${r.recordsReceived}, took ${Math.round(r.finishedAt - r.startedAt)} ms`);
+            } else if (event.kind === 'heal-progress') {
+              const p = event.detail as { peer: string; phase: string; recordsSent: number; recordsReceived: number; recordsExpected?: number };
+              log.push(`${at} progress with ${p.peer}: ${p.phase} sent ${p.recordsSent} got ${p.recordsReceived}/${p.recordsExpected ?? '?'}`);
             } else if (event.kind === 'link' || event.kind === 'membership') {
               log.push(`${at} ${event.kind} ${JSON.stringify(event.kind === 'link' ? event.detail : { id: (event.detail as { member: { id: string; state: string } }).member.id, state: (event.detail as { member: { state: string } }).member.state })}`);
             }
@@ -147,6 +164,37 @@ async function main(): Promise<void> {
         }),
       ),
     );
+    // Time the page handle's reads (what the UI calls on each refresh) over the heal.
+    await Promise.all(
+      nodes.map((node) =>
+        node.page.evaluate(() => {
+          const handle = window.engram as unknown as Record<string, (...args: unknown[]) => unknown>;
+          const spent: Record<string, { calls: number; ms: number }> = {};
+          (window as unknown as { uiReads: typeof spent }).uiReads = spent;
+          for (const name of ['recall', 'conflicts', 'merkleRoot', 'members', 'links', 'visibility', 'healStatus']) {
+            const original = handle[name]!.bind(handle);
+            handle[name] = (...args: unknown[]) => {
+              const start = performance.now();
+              try {
+                return original(...args);
+              } finally {
+                const entry = (spent[name] ??= { calls: 0, ms: 0 });
+                entry.calls++;
+                entry.ms += performance.now() - start;
+              }
+            };
+          }
+        }),
+      ),
+    );
+    // --trace: a Chromium timeline trace of every page over the heal, summed by event (layout, paint, ...).
+    const traces = values.trace === true ? await Promise.all(sessions.map(async (session) => {
+      const events: { name: string; ph: string; dur?: number; tdur?: number }[] = [];
+      session.on('Tracing.dataCollected', (data) => void events.push(...(data.value as unknown as typeof events)));
+      const done = new Promise<void>((resolve) => session.once('Tracing.tracingComplete', () => resolve()));
+      await session.send('Tracing.start', { categories: 'devtools.timeline,v8.execute,blink,cc,gpu,renderer.scheduler', transferMode: 'ReportEvents' });
+      return { events, done };
+    })) : [];
     const before = await Promise.all(nodes.map((node) => node.page.evaluate(() => { const { commits, commitMs, messagesReceived, bytesReceived } = window.engram!.stats().node; return { commits, commitMs: Math.round(commitMs), messagesReceived, bytesReceived }; })));
     const cpuBefore = chromiumCpuByType();
     const healStart = Date.now();
@@ -165,6 +213,24 @@ async function main(): Promise<void> {
         const [at, ...rest] = line.split(' ');
         process.stdout.write(`  ${String(Number(at) - healStart).padStart(6)} ${rest.join(' ')}\n`);
       }
+    }
+    for (const [index, node] of nodes.entries()) {
+      const reads = await node.page.evaluate(() => (window as unknown as { uiReads: Record<string, { calls: number; ms: number }> }).uiReads);
+      process.stdout.write(`node ${index} UI reads during the heal: ${Object.entries(reads).map(([name, { calls, ms }]) => `${name} ${calls}× ${ms.toFixed(0)} ms`).join(', ')}\n`);
+    }
+    for (const [index, trace] of traces.entries()) {
+      await sessions[index]!.send('Tracing.end');
+      await trace.done;
+      const byName = new Map<string, { n: number; ms: number }>();
+      for (const event of trace.events) {
+        if (event.ph !== 'X' || event.tdur === undefined) continue;
+        const entry = byName.get(event.name) ?? { n: 0, ms: 0 };
+        entry.n++;
+        entry.ms += event.tdur / 1000;
+        byName.set(event.name, entry);
+      }
+      process.stdout.write(`\nnode ${index} trace, thread time by event (nested events counted in their parents too):\n`);
+      for (const [name, { n, ms }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) process.stdout.write(`  ${ms.toFixed(1).padStart(8)} ms ${String(n).padStart(6)}×  ${name}\n`);
     }
     const summed = new Map<string, number>();
     for (const [index, session] of (profiling ? sessions : []).entries()) {
