@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/core/config.js';
 import type { EngramConfig } from '../src/core/config.js';
 import { recordDigest } from '../src/core/digest.js';
-import { Healer, type HealProgress, type HealReport } from '../src/core/heal.js';
+import { Healer, type HealHost, type HealProgress, type HealReport } from '../src/core/heal.js';
 import { mergeRecords } from '../src/core/merge.js';
 import type { MemoryId, MemoryRecord, Version } from '../src/core/types.js';
-import { MerkleTree } from '../src/core/merkle.js';
+import { healLevelFor, MerkleTree } from '../src/core/merkle.js';
 import { SeededRandom } from '../src/core/random.js';
 import { VirtualScheduler } from '../src/sim/scheduler.js';
 
@@ -56,6 +56,7 @@ function replicas(contents: Record<string, MemoryRecord[]>, config: Partial<Engr
   const scheduler = new VirtualScheduler();
   const reports: HealReport[] = [];
   const progress: (HealProgress & { self: string })[] = [];
+  const sent: { from: string; to: string; message: Parameters<HealHost['send']>[1] }[] = [];
   const all = new Map<string, { healer: Healer; store: Map<MemoryId, MemoryRecord>; tree: MerkleTree; recordsIn: number }>();
   for (const [self, records] of Object.entries(contents)) {
     const store = new Map(records.map((record) => [record.id, record]));
@@ -70,6 +71,7 @@ function replicas(contents: Record<string, MemoryRecord[]>, config: Partial<Engr
       tree,
       record: (id) => store.get(id),
       send: (peer, message) => {
+        sent.push({ from: self, to: peer, message });
         scheduler.setTimer(1, () => all.get(peer)?.healer.handle(self, message, 1));
         return 1;
       },
@@ -102,7 +104,7 @@ function replicas(contents: Record<string, MemoryRecord[]>, config: Partial<Engr
     scheduler.runUntil(until);
   };
   const sessionOf = (self: string, peer: string) => progress.find((update) => update.self === self && update.peer === peer)?.session;
-  return { run, of, reports, reportOf, sessionOf };
+  return { run, of, reports, reportOf, sessionOf, sent };
 }
 
 function note(id: MemoryId, writer: string, counter: number, content = `${id} by ${writer}`): MemoryRecord {
@@ -173,5 +175,37 @@ describe('Healer serving one-way while it receives', async () => {
     of('b').healer.handle('c', { type: 'heal-records', session: sessionOf('b', 'c')!, records: notes('c', 5), final: false }, 100);
     expect(reportOf('b', 'c')).toMatchObject({ outcome: 'aborted', oneWay: true });
     expect([...of('b').store.keys()].some((id) => id.startsWith('c-'))).toBe(false);
+  });
+});
+
+describe('Healer descent', () => {
+  const shared = notes('s', 5_000);
+  const changed = (count: number) => shared.map((record, k) => (k < count ? note(record.id, 'b', k + 1, `changed ${k}`) : record));
+  const keysLevel = (sent: { message: { type: string } }[]) =>
+    sent.map(({ message }) => message).filter((message): message is { type: 'heal-keys'; level: number } & typeof message => message.type === 'heal-keys').map((message) => message.level);
+
+  it('with few keys changed, descends to the stop level before listing keys', async () => {
+    const { run, of, reportOf, sent } = replicas({ a: shared, b: changed(10) });
+    of('a').healer.open('b');
+    await run(5_000);
+    expect(reportOf('a', 'b')?.outcome).toBe('converged');
+    expect(healLevelFor(5_000, DEFAULT_CONFIG.merkleArity, DEFAULT_CONFIG.merkleMaxDepth, DEFAULT_CONFIG.merkleKeysPerBucket)).toBe(3);
+    expect(keysLevel(sent)).toEqual([3]);
+  });
+
+  it('with most nodes differing, lists keys as soon as that is cheaper than another level of hashes', async () => {
+    // Eight keys per finest bucket wanted: the stop level is the finest, 4. After 2,000 of 5,000 keys
+    // changed, nearly every level-3 node differs and holds ~1.2 keys: their 12-byte listings are far
+    // less than the 16 hashes per node a fourth level would send.
+    const config = { merkleKeysPerBucket: 0.25 };
+    expect(healLevelFor(5_000, DEFAULT_CONFIG.merkleArity, DEFAULT_CONFIG.merkleMaxDepth, config.merkleKeysPerBucket)).toBe(4);
+    const { run, of, reportOf, sent } = replicas({ a: shared, b: changed(2_000) }, config);
+    of('a').healer.open('b');
+    await run(5_000);
+    expect(reportOf('a', 'b')?.outcome).toBe('converged');
+    expect(keysLevel(sent)).toEqual([3]);
+    expect(sent.some(({ message }) => message.type === 'heal-level' && message.level === 4)).toBe(false);
+    for (const record of changed(2_000)) expect(of('a').store.get(record.id)?.siblings.length).toBeGreaterThan(0);
+    expect(of('a').tree.root()).toEqual(of('b').tree.root());
   });
 });

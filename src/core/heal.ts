@@ -23,7 +23,7 @@
  * its own stale copy's replacement twice.
  */
 import type { EngramConfig } from './config.js';
-import { digestBytes, recordDigest, toHex } from './digest.js';
+import { DIGEST_BYTES, digestBytes, recordDigest, toHex } from './digest.js';
 import { utf8 } from './bytes.js';
 import { canonicalSiblings } from './merge.js';
 import { healLevelFor, type MerkleTree } from './merkle.js';
@@ -289,7 +289,7 @@ export class Healer {
       // Nothing differs under what the peer listed (it changed meanwhile): ship nothing, finish.
       return this.onKeys(session, level, []);
     }
-    if (level < session.stopLevel) {
+    if (level < session.stopLevel && !this.listingIsCheaper(level, differing)) {
       const next: { index: number; hash: Uint8Array }[] = [];
       for (const index of differing) {
         tree.childHashes(level, index).forEach((hash, child) => next.push({ index: index * tree.arity + child, hash }));
@@ -305,6 +305,20 @@ export class Healer {
       this.send(session, { type: 'heal-keys', session: session.id, level, buckets });
     }
     this.report(session);
+  }
+
+  /**
+   * Whether listing our keys under the `differing` nodes now takes fewer bytes than the next
+   * level's hashes alone would. The stop level is chosen for sparse divergence, where a level
+   * deeper leaves most keys behind in equal nodes. After a long split, writes touch nearly every
+   * node: with 32K keys and 10K of them changed, the finest level's 65,536 hashes (~700 KB, and
+   * ~1 s of a loaded tab's time) pruned almost nothing the key lists would have carried anyway.
+   */
+  private listingIsCheaper(level: number, differing: readonly number[]): boolean {
+    const tree = this.host.tree;
+    let keys = 0;
+    for (const index of differing) keys += tree.countUnder(level, index);
+    return keys * LISTED_KEY_BYTES <= differing.length * tree.arity * LEVEL_NODE_BYTES;
   }
 
   private onKeys(session: Session, level: number, buckets: readonly HealBucketKeys[]): void {
@@ -597,6 +611,10 @@ export class Healer {
     });
   }
 }
+
+/** Wire bytes of one key in heal-keys (key hash and entry hash) and of one node in heal-level (index varint, ~2 bytes, and hash). */
+const LISTED_KEY_BYTES = KEY_HASH_BYTES + DIGEST_BYTES;
+const LEVEL_NODE_BYTES = 2 + DIGEST_BYTES;
 
 function servingKey(peer: NodeId, session: number): string {
   return `${peer} ${session}`;
