@@ -321,6 +321,31 @@ describe('Merkle node structure', () => {
     );
   });
 
+  it('visits under each node exactly the entries it lists, with the position as the first 32 bits of sha256(id)', () => {
+    const hi = (bytes: Uint8Array, offset: number) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(offset);
+    fc.assert(
+      fc.property(keySets, (set) => {
+        const tree = buildTree(set, SMALL_SHAPE);
+        for (let level = 0; level <= SMALL_SHAPE.maxDepth; level++) {
+          for (let index = 0; index < SMALL_SHAPE.arity ** level; index++) {
+            const visited: [MemoryId, number, number, number, number, number][] = [];
+            tree.forEachUnder(level, index, (...args) => void visited.push(args));
+            const expected = tree.entriesUnder(level, index).map((entry): [MemoryId, number, number, number, number, number] => [
+              entry.id,
+              hi(sha256(utf8.encode(entry.id)), 0),
+              hi(entry.entryHash, 0),
+              hi(entry.entryHash, 4),
+              hi(entry.digest, 0),
+              hi(entry.digest, 4),
+            ]);
+            expect(visited.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))).toEqual(expected);
+          }
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('partitions 2,000 keys at every level of the default 16^4 tree', () => {
     const set = new Map<MemoryId, Uint8Array>();
     for (let i = 0; i < 2_000; i++) set.set(`key-${i}`, digestOfText(`v${i}`));

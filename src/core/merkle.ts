@@ -231,11 +231,14 @@ class KeyTable {
     this.freeSlots.push(slot);
   }
 
-  /** The slots of one finest bucket. */
-  *slotsIn(bucket: number): IterableIterator<number> {
-    for (let link = this.bucketHeads.get(bucket) ?? 0; link !== 0; link = this.get(link - 1, NEXT_IN_BUCKET)) {
-      yield link - 1;
-    }
+  /** The head of one finest bucket's chain of slots: slot + 1, or 0 when empty. Walk it with nextInBucket. */
+  headOf(bucket: number): number {
+    return this.bucketHeads.get(bucket) ?? 0;
+  }
+
+  /** The link after `slot` in its bucket's chain (slot + 1, or 0 at the end). A loop, not a generator: heals walk every key. */
+  nextInBucket(slot: number): number {
+    return this.cells[slot * CELLS_PER_KEY + NEXT_IN_BUCKET] as number;
   }
 
   occupiedBucketIndexes(): IterableIterator<number> {
@@ -333,9 +336,10 @@ export class MerkleTree {
     if (level === this.maxDepth) {
       let hi = 0;
       let lo = 0;
-      for (const slot of this.keys.slotsIn(index)) {
-        hi ^= this.keys.get(slot, HASH_HI);
-        lo ^= this.keys.get(slot, HASH_LO);
+      const keys = this.keys;
+      for (let link = keys.headOf(index); link !== 0; link = keys.nextInBucket(link - 1)) {
+        hi ^= keys.get(link - 1, HASH_HI);
+        lo ^= keys.get(link - 1, HASH_LO);
       }
       writeHashBytes(out, hi, lo);
     } else {
@@ -359,28 +363,38 @@ export class MerkleTree {
 
   /** Every entry whose position at `level` is `index`, sorted by id. */
   entriesUnder(level: number, index: number): MerkleEntry[] {
+    const entries: MerkleEntry[] = [];
+    this.forEachUnder(level, index, (id, _position, hashHi, hashLo, digestHi, digestLo) => {
+      entries.push({ id, digest: hashBytes(digestHi, digestLo), entryHash: hashBytes(hashHi, hashLo) });
+    });
+    return entries.sort((a, b) => compareIds(a.id, b.id));
+  }
+
+  /**
+   * Calls `visit` with every key whose position at `level` is `index`, in no set order, as
+   * numbers: its position (the first 32 bits of sha256(id)), entry hash and digest as (hi, lo)
+   * halves. What a heal lists and compares (tens of thousands of keys after a long split),
+   * without an allocation or a sort per key.
+   */
+  forEachUnder(level: number, index: number, visit: (id: MemoryId, position: number, hashHi: number, hashLo: number, digestHi: number, digestLo: number) => void): void {
     this.checkNode(level, index);
     const bucketsPerNode = this.nodesAt(this.maxDepth - level);
     const firstBucket = index * bucketsPerNode;
-    const entries: MerkleEntry[] = [];
+    const keys = this.keys;
     const collect = (bucket: number): void => {
-      for (const slot of this.keys.slotsIn(bucket)) {
-        entries.push({
-          id: this.keys.id(slot),
-          digest: hashBytes(this.keys.get(slot, DIGEST_HI), this.keys.get(slot, DIGEST_LO)),
-          entryHash: hashBytes(this.keys.get(slot, HASH_HI), this.keys.get(slot, HASH_LO)),
-        });
+      for (let link = keys.headOf(bucket); link !== 0; link = keys.nextInBucket(link - 1)) {
+        const slot = link - 1;
+        visit(keys.id(slot), keys.get(slot, POSITION), keys.get(slot, HASH_HI), keys.get(slot, HASH_LO), keys.get(slot, DIGEST_HI), keys.get(slot, DIGEST_LO));
       }
     };
     // Walk whichever is shorter: the node's bucket range or the occupied buckets.
-    if (bucketsPerNode <= this.keys.occupiedBuckets) {
+    if (bucketsPerNode <= keys.occupiedBuckets) {
       for (let bucket = firstBucket; bucket < firstBucket + bucketsPerNode; bucket++) collect(bucket);
     } else {
-      for (const bucket of this.keys.occupiedBucketIndexes()) {
+      for (const bucket of keys.occupiedBucketIndexes()) {
         if (bucket >= firstBucket && bucket < firstBucket + bucketsPerNode) collect(bucket);
       }
     }
-    return entries.sort((a, b) => compareIds(a.id, b.id));
   }
 
   /** The index of `id`'s bucket at `level`. */
@@ -394,7 +408,7 @@ export class MerkleTree {
     this.checkNode(level, index);
     if (level === this.maxDepth) {
       let count = 0;
-      for (const _slot of this.keys.slotsIn(index)) count++;
+      for (let link = this.keys.headOf(index); link !== 0; link = this.keys.nextInBucket(link - 1)) count++;
       return count;
     }
     return this.levels?.[level]?.count(index) ?? 0;
