@@ -35,6 +35,12 @@ export function utf8(value: string): Uint8Array {
   return out;
 }
 
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Largest integer a varint may carry: counters and lengths stay exact as JS numbers. */
 const MAX_VARINT = Number.MAX_SAFE_INTEGER;
 

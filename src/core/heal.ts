@@ -17,15 +17,16 @@
  * still serve others one-way (reply 'serve'): it sends what the opener lacks and takes nothing.
  * After a 3|2 split, the larger side's third node then pulls the other side's writes at once
  * instead of waiting for a pair to finish (measured in the browsers: 0.3-0.6 s of a ~2 s heal).
- * For a key both sides
- * hold in different versions, K first pulls the peer's version and pushes its own back only if
- * the merge holds something the peer's did not: a replica that is merely behind is not sent
- * its own stale copy's replacement twice.
+ *
+ * For a key both sides hold in different versions, K first pulls the peer's version and pushes
+ * its own back only if the merge holds something the peer's did not: a replica that is merely
+ * behind is not sent its own stale copy's replacement twice.
  */
 import type { EngramConfig } from './config.js';
 import { DIGEST_BYTES, recordDigest } from './digest.js';
 import { canonicalSiblings } from './merge.js';
-import { healLevelFor, type MerkleTree } from './merkle.js';
+import { hashBytes, healLevelFor, readUint32, type MerkleTree } from './merkle.js';
+import { equalBytes } from './bytes.js';
 import type { Random, Scheduler, TimerHandle } from './ports.js';
 import type { GenerationEntry, MemoryId, MemoryRecord, NodeId, Version } from './types.js';
 import { KEY_HASH_BYTES, type GenerationLog, type HealBucketKeys, type Message } from './wire.js';
@@ -299,7 +300,7 @@ export class Healer {
         const keys: { keyHash: Uint8Array; entryHash: Uint8Array }[] = [];
         tree.forEachUnder(level, index, (id, position, hashHi, hashLo) => {
           session.listed.set(hashKey(hashHi, hashLo), id);
-          keys.push({ keyHash: uint32Bytes(position), entryHash: hashBytesOf(hashHi, hashLo) });
+          keys.push({ keyHash: uint32Bytes(position), entryHash: hashBytes(hashHi, hashLo) });
         });
         return { index, keys };
       });
@@ -337,7 +338,7 @@ export class Healer {
       if (bucket.index >= tree.arity ** level) return this.finish(session, 'aborted');
       for (const key of bucket.keys) {
         theirEntries.add(hashKeyOfBytes(key.entryHash));
-        theirKeys.add(readUint32(key.keyHash));
+        theirKeys.add(readUint32(key.keyHash, 0));
       }
     }
     const mine = new Set<string>();
@@ -643,23 +644,6 @@ function uint32Bytes(value: number): Uint8Array {
   return out;
 }
 
-function readUint32(bytes: Uint8Array): number {
-  return (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0;
-}
-
-function hashBytesOf(hi: number, lo: number): Uint8Array {
-  const out = new Uint8Array(DIGEST_BYTES);
-  out[0] = hi >>> 24;
-  out[1] = hi >>> 16;
-  out[2] = hi >>> 8;
-  out[3] = hi;
-  out[4] = lo >>> 24;
-  out[5] = lo >>> 16;
-  out[6] = lo >>> 8;
-  out[7] = lo;
-  return out;
-}
-
 /**
  * A map key for an 8-byte hash given as big-endian (hi, lo) halves: its four 16-bit units as a
  * string. Hex cost ~0.35 s of a 10K heal's CPU across five tabs (profile-heal); this is a few ns.
@@ -668,19 +652,7 @@ function hashKey(hi: number, lo: number): string {
   return String.fromCharCode(hi >>> 16, hi & 0xffff, lo >>> 16, lo & 0xffff);
 }
 
-/** hashKey of the first 8 bytes of `bytes` (a shorter array, from a bad peer, reads as zeros: it just matches nothing). */
+/** hashKey of an 8-byte hash's bytes. */
 function hashKeyOfBytes(bytes: Uint8Array): string {
-  return String.fromCharCode(
-    ((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0),
-    ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0),
-    ((bytes[4] ?? 0) << 8) | (bytes[5] ?? 0),
-    ((bytes[6] ?? 0) << 8) | (bytes[7] ?? 0),
-  );
-}
-
-
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return hashKey(readUint32(bytes, 0), readUint32(bytes, 4));
 }

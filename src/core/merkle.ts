@@ -19,7 +19,7 @@
  * hash alike with probability 2^-64 per comparison; such a miss heals at the next write under it.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { utf8 } from './bytes.js';
+import { equalBytes, utf8 } from './bytes.js';
 import { DIGEST_BYTES, toHex } from './digest.js';
 import type { MemoryId } from './types.js';
 
@@ -559,7 +559,8 @@ function entryHashOf(id: MemoryId, digest: Uint8Array): Uint8Array {
   return sha256(input);
 }
 
-function readUint32(bytes: Uint8Array, offset: number): number {
+/** The big-endian uint32 at `offset`: how positions and hash halves are read from bytes. */
+export function readUint32(bytes: Uint8Array, offset: number): number {
   return (
     (((bytes[offset] as number) << 24) |
       ((bytes[offset + 1] as number) << 16) |
@@ -580,14 +581,10 @@ function writeHashBytes(out: Uint8Array, hi: number, lo: number): void {
   out[7] = lo;
 }
 
-function hashBytes(hi: number, lo: number): Uint8Array {
+/** An 8-byte hash from its big-endian (hi, lo) halves, as the tree keeps them. */
+export function hashBytes(hi: number, lo: number): Uint8Array {
   const out = new Uint8Array(HASH_BYTES);
   writeHashBytes(out, hi, lo);
   return out;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
