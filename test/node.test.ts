@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../src/core/config.js';
 import { EngramError } from '../src/core/errors.js';
 import { PARTIAL_VISIBILITY_WARNING } from '../src/core/visibility.js';
 import { SimCluster } from '../src/sim/cluster.js';
@@ -101,6 +102,31 @@ describe('EngramNode', () => {
     expect(node.members().find((member) => member.id === 'n2')!.incarnation).toBeGreaterThan(incarnation);
     await sim.runUntil(() => sim.converged() && sim.node(0).visibility().ratio === 1, 10_000);
     expect(sim.node(0).recall({ text: 'restart' }).results).toHaveLength(1);
+  });
+
+  it('a restarted node reads as partial until the members it saw before answer, not at full confidence alone', async () => {
+    const sim = await cluster(3);
+    sim.crash(2);
+    await sim.run(1_000);
+    const node = await sim.restart(2);
+    // Its peers have not answered yet: it knows only itself, but it saw three before.
+    expect(node.members().map((member) => member.id)).toEqual(['n2']);
+    expect(node.visibility()).toMatchObject({ visible: 1, total: 3 });
+    expect(node.recall({}).warning).toBe(PARTIAL_VISIBILITY_WARNING);
+    await sim.runUntil(() => node.visibility().ratio === 1, 5_000);
+    expect(node.visibility()).toMatchObject({ visible: 3, total: 3 });
+    expect(node.recall({}).warning).toBeUndefined();
+  });
+
+  it('a node that restarts where its old peers are gone for good stops counting them after reapAfterMs', async () => {
+    const sim = await cluster(3);
+    sim.crash(0);
+    sim.crash(1);
+    sim.crash(2);
+    const node = await sim.restart(2);
+    expect(node.visibility()).toMatchObject({ visible: 1, total: 3 });
+    await sim.run(DEFAULT_CONFIG.reapAfterMs + 1_000);
+    expect(node.visibility()).toMatchObject({ visible: 1, total: 1 });
   });
 
   it('refuses bad input with typed errors and writes nothing', async () => {

@@ -26,29 +26,31 @@ export class GenerationTracker {
   }
 
   /**
-   * Tells the tracker what the node sees now. Returns true when the generation advanced:
+   * Tells the tracker what the node sees now. Returns 'advanced' when the generation advanced:
    * the visible set changed while the view was (or becomes) partial. A new member joining a
-   * fully visible cluster is not a partition event, so it does not advance the generation.
+   * fully visible cluster is not a partition event, so it does not advance the generation; the
+   * log's member set widens ('widened'), which is still worth keeping: a restarted node counts
+   * those members as unseen until they answer (see EngramNode).
    */
-  observe(visible: readonly NodeId[], total: number, now: number): boolean {
+  observe(visible: readonly NodeId[], total: number, now: number): 'advanced' | 'widened' | 'unchanged' {
     const sorted = [...visible].sort();
     const last = this.entries[this.entries.length - 1];
     const partialNow = sorted.length < total;
     if (!last) {
       this.entries.push({ generation: this.generationNumber, since: now, visible: sorted });
-      return false;
+      return 'widened';
     }
-    if (sameSet(last.visible, sorted)) return false;
+    if (sameSet(last.visible, sorted)) return 'unchanged';
     const wasPartial = last.partial ?? false;
     if (!partialNow && !wasPartial) {
       // Same generation, wider membership: keep the log's member set current without advancing.
       this.entries[this.entries.length - 1] = { ...last, visible: sorted, partial: false };
-      return false;
+      return 'widened';
     }
     this.generationNumber += 1;
     this.entries.push({ generation: this.generationNumber, since: now, visible: sorted, partial: partialNow });
     if (this.entries.length > GENERATION_LOG_LENGTH) this.entries.splice(0, this.entries.length - GENERATION_LOG_LENGTH);
-    return true;
+    return 'advanced';
   }
 
   /** The entry for `generation`, if still in the log. */

@@ -101,6 +101,14 @@ export class EngramNode {
   private readonly memberStates = new Map<NodeId, MemberState>();
   private visibleCount = 0;
   private countableCount = 0;
+  /**
+   * Members this node saw before it was (re)opened that SWIM has not heard of yet: counted in the
+   * total, never as visible. Without them a restarted tab read at full confidence (1 of 1) until
+   * its peers answered, though it had just seen a cluster of five. Forgotten after reapAfterMs,
+   * as a dead member would be.
+   */
+  private readonly remembered = new Set<NodeId>();
+  private rememberedTimer: TimerHandle | undefined;
 
   /** Highest dot counter seen per origin, over every version this node has held. */
   private clock: Record<NodeId, number> = {};
@@ -140,6 +148,7 @@ export class EngramNode {
     this.counter = state.counter;
     this.incarnation = state.incarnation;
     this.generations = new GenerationTracker(state);
+    for (const id of state.generations.at(-1)?.visible ?? []) if (id !== this.id) this.remembered.add(id);
     this.tree = new MerkleTree({ arity: this.config.merkleArity, maxDepth: this.config.merkleMaxDepth });
     for (const record of records) this.install(record);
     this.changes = new GroupCommit({
@@ -221,6 +230,12 @@ export class EngramNode {
     if (this.running) return this.addPeers(seeds);
     this.running = true;
     this.swim.start(seeds.filter((seed) => seed !== this.id));
+    if (this.remembered.size > 0) {
+      this.rememberedTimer = this.scheduler.setTimer(this.config.reapAfterMs, () => {
+        this.remembered.clear();
+        this.refreshVisibility();
+      });
+    }
     this.scheduleAntiEntropy();
     this.refreshVisibility();
   }
@@ -255,6 +270,7 @@ export class EngramNode {
     this.pushTimer?.cancel();
     this.antiEntropyTimer?.cancel();
     this.healRetryTimer?.cancel();
+    this.rememberedTimer?.cancel();
   }
 
   get isStopped(): boolean {
@@ -671,6 +687,8 @@ export class EngramNode {
   }
 
   private trackState(id: NodeId, state: MemberState | undefined): void {
+    // SWIM knows of it now (in whatever state): it is counted from there on.
+    this.remembered.delete(id);
     const before = this.memberStates.get(id);
     if (before === state) return;
     if (before !== undefined && before !== 'left') this.countableCount--;
@@ -682,7 +700,7 @@ export class EngramNode {
   }
 
   private currentVisibility(): Visibility {
-    const total = Math.max(1, this.countableCount);
+    const total = Math.max(1, this.countableCount + this.remembered.size);
     const visible = Math.min(total, Math.max(1, this.visibleCount));
     const ratio = visible / total;
     return { visible, total, ratio, penalty: penaltyFactor(ratio, this.config.visibilityPenaltyFloor), generation: this.generations.current };
@@ -695,18 +713,21 @@ export class EngramNode {
 
   private refreshVisibility(): void {
     const last = this.lastVisibility;
-    const partial = this.visibleCount < this.countableCount;
-    let advanced = false;
+    const countable = this.countableCount + this.remembered.size;
+    const partial = this.visibleCount < countable;
+    let logChange: 'advanced' | 'widened' | 'unchanged' = 'unchanged';
     // The visible set is only listed when it can matter to the generation log: a partial view, the
     // end of one, or a small cluster. A healthy 1,000-node cluster pays O(1) per membership change.
-    if (partial || last.ratio < 1 || this.countableCount <= 64 || this.generations.log.length === 0) {
+    if (partial || last.ratio < 1 || countable <= 64 || this.generations.log.length === 0) {
       const visible: NodeId[] = [];
       for (const [id, state] of this.memberStates) if (state === 'alive') visible.push(id);
-      advanced = this.generations.observe(visible, this.countableCount, this.scheduler.now());
+      logChange = this.generations.observe(visible, countable, this.scheduler.now());
     }
     const next = this.currentVisibility();
     this.lastVisibility = next;
-    if (advanced) this.persistState();
+    // A widened member set is kept too: it is what a restart counts as not yet seen.
+    if (logChange !== 'unchanged') this.persistState();
+    const advanced = logChange === 'advanced';
     if (advanced || next.visible !== last.visible || next.total !== last.total) this.emit('visibility', next);
   }
 
