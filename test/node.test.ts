@@ -134,6 +134,8 @@ describe('EngramNode', () => {
     const node = sim.node(0);
     const bad: unknown[] = [
       { content: 42 },
+      { content: '' },
+      { content: ' \n\t ' },
       { content: 'x', confidence: 1.5 },
       { content: 'x', confidence: Number.NaN },
       { content: 'x', tags: 'garden' },

@@ -805,6 +805,8 @@ export class EngramNode {
 
 function validateContent(content: unknown): string {
   if (typeof content !== 'string') throw new EngramError('invalid-argument', 'content must be a string');
+  // A blank memory recalls as nothing and could only be told from a forget by its flag.
+  if (content.trim().length === 0) throw new EngramError('invalid-argument', 'content must not be empty');
   if (content.length > MAX_CONTENT_CHARS) throw new EngramError('invalid-argument', `content is longer than ${MAX_CONTENT_CHARS} characters`);
   return content;
 }
