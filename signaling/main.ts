@@ -1,7 +1,8 @@
 /**
  * Command line entry of the signaling server:
- *   tsx signaling/main.ts [--port N] [--host H] [--static DIR]
+ *   tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...]
  * Port from --port, else the PORT environment variable, else 8787 (0 = any free port).
+ * Origins from --allow-origin (repeatable), else ENGRAM_ALLOWED_ORIGINS (comma separated).
  * Stops gracefully on SIGINT/SIGTERM (clients see a 1001 close and reconnect elsewhere).
  */
 import { resolve } from 'node:path';
@@ -9,15 +10,18 @@ import { parseArgs } from 'node:util';
 import { startServer } from './server.js';
 
 const DEFAULT_PORT = 8787;
-const USAGE = `usage: tsx signaling/main.ts [--port N] [--host H] [--static DIR]
-  --port N      TCP port (default: $PORT or ${DEFAULT_PORT}; 0 = any free port)
-  --host H      interface to listen on (default: all)
-  --static DIR  directory of the built UI (default: dist/ at the repository root)`;
+const USAGE = `usage: tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...]
+  --port N          TCP port (default: $PORT or ${DEFAULT_PORT}; 0 = any free port)
+  --host H          interface to listen on (default: all)
+  --static DIR      directory of the built UI (default: dist/ at the repository root)
+  --allow-origin O  a web origin (https://app.example) whose pages may signal here, besides this
+                    server's own; repeatable; '*' allows any (default: $ENGRAM_ALLOWED_ORIGINS)`;
 
 interface CliOptions {
   port: number;
   host?: string;
   staticDir?: string;
+  allowedOrigins?: string[];
 }
 
 /** Reads the command line. */
@@ -30,6 +34,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | { usageE
         port: { type: 'string' },
         host: { type: 'string' },
         static: { type: 'string' },
+        'allow-origin': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -41,11 +46,24 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | { usageE
   const portText = values.port ?? env.PORT ?? String(DEFAULT_PORT);
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65_535) return { usageError: `port must be an integer in 0..65535, got ${JSON.stringify(portText)}` };
+  const origins = values['allow-origin'] ?? (env.ENGRAM_ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  const badOrigin = origins.find((origin) => origin !== '*' && !isOrigin(origin));
+  if (badOrigin !== undefined) return { usageError: `an allowed origin is scheme://host[:port] or '*', got ${JSON.stringify(badOrigin)}` };
   return {
     port,
     ...(values.host !== undefined && { host: values.host }),
     ...(values.static !== undefined && { staticDir: resolve(values.static) }),
+    ...(origins.length > 0 && { allowedOrigins: origins }),
   };
+}
+
+/** "https://app.example" or "http://localhost:5173": exactly what a browser sends as Origin. */
+function isOrigin(text: string): boolean {
+  try {
+    return new URL(text).origin === text;
+  } catch {
+    return false;
+  }
 }
 
 async function main(): Promise<void> {

@@ -88,6 +88,13 @@ export interface StartServerOptions {
   staticDir?: string;
   log?: SignalingLogger;
   limits?: Partial<SignalingLimits>;
+  /**
+   * Web origins (e.g. "https://app.example") whose pages may open a signaling WebSocket, besides
+   * the server's own (a page whose Origin names the host it connected to). '*' allows any.
+   * Clients that send no Origin (not browsers) are let in: Origin is a browser's word and stops
+   * only a foreign page in the user's browser, which is what this is for.
+   */
+  allowedOrigins?: readonly string[];
 }
 
 export interface ServerStats {
@@ -126,6 +133,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const limits: SignalingLimits = { ...DEFAULT_SIGNALING_LIMITS, ...options.limits };
   const log = options.log ?? CONSOLE_LOGGER;
   const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
+  const allowedOrigins = new Set(options.allowedOrigins ?? []);
   const rooms = new RoomRegistry<Connection>(limits);
   const connections = new Set<Connection>();
   let nextConnectionId = 1;
@@ -162,6 +170,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       refuseUpgrade(socket, '404 Not Found');
     } else if (closing !== undefined) {
       refuseUpgrade(socket, '503 Service Unavailable');
+    } else if (!originAllowed(request, allowedOrigins)) {
+      log.warn(`refused a WebSocket from ${request.socket.remoteAddress ?? '?'}: origin ${JSON.stringify(request.headers.origin)} is not allowed`);
+      refuseUpgrade(socket, '403 Forbidden');
     } else if (connections.size >= limits.maxConnections) {
       log.warn(`refused a WebSocket from ${request.socket.remoteAddress ?? '?'}: ${connections.size} connections open`);
       refuseUpgrade(socket, '503 Service Unavailable');
@@ -380,6 +391,25 @@ function rawPathname(target: string | undefined): string | undefined {
   if (target === undefined || !target.startsWith('/')) return undefined;
   const end = target.search(/[?#]/);
   return end === -1 ? target : target.slice(0, end);
+}
+
+/**
+ * Same origin (the page's Origin names the host it asked for: the server serves the UI itself,
+ * and Vite's dev proxy keeps the Host), a listed origin, or no Origin at all. A foreign page in
+ * the user's browser could otherwise list a room's peers and send them offers through this
+ * server; a room secret keeps such a page out of the mesh anyway (peer-auth.ts), this keeps it
+ * off the server.
+ */
+function originAllowed(request: IncomingMessage, allowed: ReadonlySet<string>): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined || allowed.has('*') || allowed.has(origin)) return true;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false; // "null" (a sandboxed or file: page) and anything unparsable
+  }
+  return host !== '' && host === request.headers.host;
 }
 
 function refuseUpgrade(socket: Duplex, status: string): void {

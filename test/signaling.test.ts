@@ -536,6 +536,38 @@ describe('signaling server', () => {
     expect((await rawGet(server.port, '/signal')).status).toBe(426);
   });
 
+  it('lets a page of its own origin, a client without Origin and a listed origin signal, and refuses a foreign page with 403', async () => {
+    const listed = await startServer({ port: 0, host: '127.0.0.1', staticDir, log: recordingLogger(), allowedOrigins: ['https://app.example'] });
+    /** The HTTP status of the upgrade: 101 when it opened. */
+    const upgrade = (target: RunningServer, headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const socket = new WebSocket(signalUrl(target), { headers });
+        socket.on('open', () => {
+          resolve(101);
+          socket.close();
+        });
+        socket.on('unexpected-response', (_request, response) => {
+          resolve(response.statusCode ?? 0);
+          socket.terminate();
+        });
+        socket.on('error', () => undefined);
+      });
+    try {
+      const own = `http://127.0.0.1:${server.port}`;
+      expect(await upgrade(server, { Origin: own })).toBe(101);
+      expect(await upgrade(server, {})).toBe(101); // ws sends no Origin unless told to
+      expect(await upgrade(server, { Origin: 'https://evil.example' })).toBe(403);
+      expect(await upgrade(server, { Origin: 'null' })).toBe(403);
+      // Same host name, other port: another origin.
+      expect(await upgrade(server, { Origin: `http://127.0.0.1:${server.port + 1}` })).toBe(403);
+      expect(log.lines.some((line) => line.includes('origin "https://evil.example" is not allowed'))).toBe(true);
+      expect(await upgrade(listed, { Origin: 'https://app.example' })).toBe(101);
+      expect(await upgrade(listed, { Origin: 'https://other.example' })).toBe(403);
+    } finally {
+      await listed.close();
+    }
+  });
+
   it('refuses binary frames with an error frame and logs one line for each bad frame', async () => {
     const before = log.lines.length;
     const probe = await Probe.open(signalUrl(server));
@@ -815,5 +847,17 @@ describe('signaling/main.ts', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('port must be an integer');
     expect(stderr).toContain('usage:');
+  });
+
+  it('refuses an allowed origin that is not scheme://host[:port] with exit code 2', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/main.ts', '--port', '0', '--allow-origin', 'https://app.example/path'], {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(2);
+    expect(stderr).toContain('an allowed origin is scheme://host[:port]');
   });
 });
