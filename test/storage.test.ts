@@ -3,12 +3,11 @@ import fc from 'fast-check';
 import { deleteDB, openDB } from 'idb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EngramError } from '../src/core/errors.js';
-import type { Storage, StorageBatch } from '../src/core/ports.js';
 import type { MemoryRecord } from '../src/core/types.js';
 import { IndexedDbStorage, SCHEMA_VERSION, databaseName } from '../src/store/indexeddb-storage.js';
 import { MemoryStorage } from '../src/store/memory-storage.js';
+import { indexedDbFixture, withUnstorableRecord } from './indexeddb-fixture.js';
 import { nodeState, record, runStorageContract, version } from './storage-contract.js';
-import type { StorageFixture } from './storage-contract.js';
 
 let databaseCount = 0;
 const freshName = (): string => `engram-test-${(databaseCount += 1)}`;
@@ -29,43 +28,7 @@ runStorageContract('MemoryStorage', async () => {
   };
 });
 
-/**
- * A record IndexedDB refuses halfway through writing a batch: a function cannot be structured-
- * cloned, so its put throws after the state and the records before it were already written.
- */
-function withUnstorableRecord(batch: StorageBatch): StorageBatch {
-  const records = [...(batch.records ?? [])];
-  const unstorable = { id: 'unstorable', siblings: [{ ...version('a', 1), content: () => 'no' }] };
-  records.splice(1, 0, unstorable as unknown as MemoryRecord);
-  return { ...batch, records };
-}
-
-runStorageContract('IndexedDbStorage (fake-indexeddb)', async (): Promise<StorageFixture> => {
-  const adapter = await IndexedDbStorage.open(freshName());
-  const instances = [adapter];
-  let commitsBroken = false;
-  const storage: Storage = {
-    loadState: () => adapter.loadState(),
-    loadRecords: () => adapter.loadRecords(),
-    getRecord: (id) => adapter.getRecord(id),
-    commit: (batch) => adapter.commit(commitsBroken ? withUnstorableRecord(batch) : batch),
-  };
-  return {
-    storage,
-    reopen: async () => {
-      const restarted = await IndexedDbStorage.open(adapter.name);
-      instances.push(restarted);
-      return restarted;
-    },
-    breakCommits: () => {
-      commitsBroken = true;
-    },
-    dispose: async () => {
-      for (const instance of instances) instance.close();
-      await adapter.destroy();
-    },
-  };
-});
+runStorageContract('IndexedDbStorage (fake-indexeddb)', () => indexedDbFixture(freshName()));
 
 /** The rejection of `promise`, or a failure if it resolved. */
 async function rejectionOf(promise: Promise<unknown>): Promise<EngramError> {
