@@ -359,6 +359,17 @@ export class IndexedDbStorage implements Storage {
       throw storageFailed(`delete database ${this.name}`, cause);
     }
     if (outcome === 'blocked') {
+      // 'blocked' also comes from this tab's own connections: one whose close waits for a
+      // transaction still running (a commit, a compaction) counts as open until it ends. Seen in
+      // Chromium, not in fake-indexeddb. Those end within moments; a foreign tab's does not.
+      const settled = await Promise.race([
+        deleting.then(
+          () => 'deleted' as const,
+          () => 'failed' as const,
+        ),
+        new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), OWN_CLOSE_GRACE_MS)),
+      ]);
+      if (settled === 'deleted') return;
       // The request stays queued; its later outcome has no one left to tell.
       deleting.catch(() => undefined);
       throw new EngramError(
@@ -387,6 +398,9 @@ export class IndexedDbStorage implements Storage {
  * promise would simply not settle while another connection holds the database; racing it against
  * this turns the event into an answer.
  */
+/** How long destroy() lets this tab's own closing connections finish before blaming another tab. */
+const OWN_CLOSE_GRACE_MS = 1_000;
+
 function blockedReport(): { promise: Promise<'blocked'>; report: () => void } {
   let report: () => void = () => undefined;
   const promise = new Promise<'blocked'>((resolve) => {
