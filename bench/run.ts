@@ -328,7 +328,8 @@ across it is suspect or dead there; each cut is healed and the cluster back at 5
 Throughput: every tab writes as fast as it can (${IN_FLIGHT} writes in flight per tab, each acknowledged once durable) for the same number of writes,
 healthy and then partitioned 3|2. Heal: both sides write ${result.heal.updates} updates between them
 during the cut; heal time runs from removing the partition until all five Merkle roots are
-equal. Divergent records are Σ over replicas of records that differ from the union at the heal.
+seen equal (polled every 200 ms, so the figure includes up to 200 ms of waiting to look; y-webrtc's
+is polled every 100 ms, which favours it). Divergent records are Σ over replicas of records that differ from the union at the heal.
 Lost writes: every acknowledged write checked on every replica afterwards by the history checker.
 ${peerHow(result.peer)}
 ${HEAL_NOTES}${result.heal.ms > 2000 || (result.heal.longCutMs ?? 0) > 2000 || (result.peer?.healMs != null && result.heal.ms > result.peer.healMs / 2) ? HEAL_MISS : ''}${result.peer === null ? '' : PEER_NOTES}`;
