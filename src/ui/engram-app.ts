@@ -162,7 +162,12 @@ export class EngramApp extends LitElement {
           <engram-topology .selfId=${handle.id} .members=${snapshot.members} .links=${snapshot.links}></engram-topology>
         </div>
         <div class="column">
-          <engram-member-table .members=${snapshot.members} .selfId=${handle.id} .clock=${clock}></engram-member-table>
+          <engram-member-table
+            .members=${snapshot.members}
+            .selfId=${handle.id}
+            .clock=${clock}
+            .countedTotal=${snapshot.visibility.total}
+          ></engram-member-table>
           <engram-heal-progress .status=${snapshot.heal}></engram-heal-progress>
           <engram-conflict-queue .handle=${handle} .conflicts=${this.conflicts}></engram-conflict-queue>
         </div>

@@ -19,6 +19,7 @@ export class MemberTable extends LitElement {
     members: { attribute: false },
     selfId: { attribute: false },
     clock: { attribute: false },
+    countedTotal: { attribute: false },
     nowMs: { state: true },
   };
 
@@ -26,6 +27,11 @@ export class MemberTable extends LitElement {
   declare selfId: NodeId;
   /** The clock Member.lastHeardAt is measured on (the node's scheduler). */
   declare clock: () => number;
+  /**
+   * The total the node's visibility counts. Above the rows' count (left members aside) after a
+   * restart: members the tab saw before it that have not answered yet, which have no row.
+   */
+  declare countedTotal: number | undefined;
   declare private nowMs: number;
   private ticker: ReturnType<typeof setInterval> | undefined;
 
@@ -34,6 +40,7 @@ export class MemberTable extends LitElement {
     this.members = [];
     this.selfId = '';
     this.clock = () => performance.now();
+    this.countedTotal = undefined;
     this.nowMs = 0;
   }
 
@@ -87,12 +94,22 @@ export class MemberTable extends LitElement {
         font-weight: 600;
       }
       tr.self td { background: #f6faff; }
+      .unheard { margin: 8px 0 0; font-size: 12px; color: var(--em-muted); }
     `,
   ];
 
   protected override willUpdate(changed: Map<PropertyKey, unknown>): void {
     // Fresh data deserves a fresh "now"; the ticker only covers the quiet seconds between.
     if (changed.has('members') || changed.has('clock')) this.nowMs = this.clock();
+  }
+
+  private renderUnheard() {
+    const counted = this.members.filter((member) => member.state !== 'left').length;
+    const unheard = (this.countedTotal ?? counted) - counted;
+    if (unheard <= 0) return '';
+    return html`<p class="unheard" data-testid="members-unheard">
+      + ${unheard} member${unheard === 1 ? '' : 's'} this tab saw before it restarted, not heard from since (counted as not visible)
+    </p>`;
   }
 
   override render() {
@@ -120,6 +137,7 @@ export class MemberTable extends LitElement {
             })}
           </tbody>
         </table>
+        ${this.renderUnheard()}
       </div>
     `;
   }
