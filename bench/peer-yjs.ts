@@ -83,7 +83,8 @@ export class PeerBenchError extends Error {
 
 const DEFAULT_HEAL_TIMEOUT_MS = 60_000; // The bound: y-webrtc did not heal a 25 s cut within 60 s when first measured.
 const CONNECT_TIMEOUT_MS = 60_000; // Five browsers on two cores set up 10 peer connections in a few seconds; a minute means something is wrong.
-const POLL_INTERVAL_MS = 100; // Heal times are seconds; 100 ms keeps the error small without loading two cores.
+/** How often convergence is checked, for both stores alike (bench/run.ts uses it too). */
+export const POLL_INTERVAL_MS = 100; // Heal times are seconds; 100 ms keeps the error small without loading two cores.
 const ENTRIES_PER_TRANSACTION = 50; // Must match bench/yjs/main.ts; reported with the result.
 
 /** Runs the comparison on the cluster's tabs, which afterwards show the Yjs page, not the app. */

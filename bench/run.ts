@@ -16,7 +16,7 @@ import { checkSnapshots, type ReplicaSnapshot } from '../src/sim/checker.js';
 import { History } from '../src/sim/history.js';
 import { histogramStats, percentiles } from '../src/sim/scenarios.js';
 import { waitForConvergence, waitForVisibility, type BrowserNode } from '../e2e/cluster.js';
-import { measurePeer, type PeerResult } from './peer-yjs.js';
+import { measurePeer, POLL_INTERVAL_MS, type PeerResult } from './peer-yjs.js';
 
 interface Options {
   readonly quick: boolean;
@@ -143,7 +143,8 @@ async function measureHeal(nodes: readonly BrowserNode[], control: PartitionCont
   const healStart = Date.now();
   const cutLastedMs = healStart - cutStart;
   await control.heal();
-  await waitForConvergence(nodes, 120_000);
+  // Checked as often as the Yjs comparison checks its own, so neither figure gains on the other.
+  await waitForConvergence(nodes, 120_000, POLL_INTERVAL_MS);
   const ms = Date.now() - healStart;
   // Divergent records: Σ over replicas of the records that differ from the converged state (which
   // is the join of all replicas; the checker verifies convergence at the end of the run).
@@ -328,8 +329,8 @@ across it is suspect or dead there; each cut is healed and the cluster back at 5
 Throughput: every tab writes as fast as it can (${IN_FLIGHT} writes in flight per tab, each acknowledged once durable) for the same number of writes,
 healthy and then partitioned 3|2. Heal: both sides write ${result.heal.updates} updates between them
 during the cut; heal time runs from removing the partition until all five Merkle roots are
-seen equal (polled every 200 ms, so the figure includes up to 200 ms of waiting to look; y-webrtc's
-is polled every 100 ms, which favours it). Divergent records are Σ over replicas of records that differ from the union at the heal.
+seen equal (checked every ${POLL_INTERVAL_MS} ms, for y-webrtc's maps alike, so each figure includes up to that much waiting
+to look). Divergent records are Σ over replicas of records that differ from the union at the heal.
 Lost writes: every acknowledged write checked on every replica afterwards by the history checker.
 ${peerHow(result.peer)}
 ${HEAL_NOTES}${result.heal.ms > 2000 || (result.heal.longCutMs ?? 0) > 2000 || (result.peer?.healMs != null && result.heal.ms > result.peer.healMs / 2) ? HEAL_MISS : ''}${result.peer === null ? '' : PEER_NOTES}`;

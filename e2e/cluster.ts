@@ -50,12 +50,12 @@ export async function merkleRoots(nodes: readonly BrowserNode[]): Promise<string
   return Promise.all(nodes.map((node) => node.page.evaluate(() => window.engram!.merkleRoot())));
 }
 
-export async function waitForConvergence(nodes: readonly BrowserNode[], timeout = 60_000): Promise<string> {
+export async function waitForConvergence(nodes: readonly BrowserNode[], timeout = 60_000, pollMs = 200): Promise<string> {
   const deadline = Date.now() + timeout;
   for (;;) {
     const roots = await merkleRoots(nodes);
     if (new Set(roots).size === 1) return roots[0] as string;
     if (Date.now() > deadline) throw new Error(`no convergence within ${timeout} ms: roots ${roots.join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
