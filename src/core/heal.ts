@@ -16,7 +16,8 @@
  * at once: that keeps shipped records close to the divergent ones. While it receives, it may
  * still serve others one-way (reply 'serve'): it sends what the opener lacks and takes nothing.
  * After a 3|2 split, the larger side's third node then pulls the other side's writes at once
- * instead of waiting for a pair to finish (measured in the browsers: 0.3-0.6 s of a ~2 s heal).
+ * instead of waiting for a pair to finish (in profile-heal timelines it had finished 0.35-1 s after
+ * the first pairs, of a 2-3 s heal).
  *
  * For a key both sides hold in different versions, K first pulls the peer's version and pushes
  * its own back only if the merge holds something the peer's did not: a replica that is merely

@@ -362,13 +362,15 @@ export class IndexedDbStorage implements Storage {
       // 'blocked' also comes from this tab's own connections: one whose close waits for a
       // transaction still running (a commit, a compaction) counts as open until it ends. Seen in
       // Chromium, not in fake-indexeddb. Those end within moments; a foreign tab's does not.
+      let grace: ReturnType<typeof setTimeout> | undefined;
       const settled = await Promise.race([
         deleting.then(
           () => 'deleted' as const,
           () => 'failed' as const,
         ),
-        new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), OWN_CLOSE_GRACE_MS)),
+        new Promise<'waiting'>((resolve) => (grace = setTimeout(() => resolve('waiting'), OWN_CLOSE_GRACE_MS))),
       ]);
+      clearTimeout(grace);
       if (settled === 'deleted') return;
       // The request stays queued; its later outcome has no one left to tell.
       deleting.catch(() => undefined);
