@@ -71,6 +71,19 @@ export interface TrafficMatrix {
   readonly sent: readonly (readonly number[])[];
 }
 
+/**
+ * For a test whose claim needs real cuts (silent channels, ICE failure, one-way cuts): the reason
+ * to skip it on this machine, or undefined when it must run. Under ENGRAM_PARTITIONS=hard (CI) it
+ * is never skipped, so where the machine cannot cut packets the cluster's start fails instead: a
+ * hard-cut test is skipped or failed there, never passed on soft faults. To see this on a machine
+ * that can cut, point ENGRAM_IP_PATH at a missing binary.
+ */
+export async function skipUnlessHardPartitions(): Promise<string | undefined> {
+  if (process.env.ENGRAM_PARTITIONS === 'hard') return undefined;
+  const capability = await hardPartitionsAvailable();
+  return capability.available ? undefined : `needs hard partitions, unavailable here: ${capability.reason} (ENGRAM_PARTITIONS=hard makes this a failure)`;
+}
+
 /** The soft-mode notice is printed once per process, not once per test. */
 let softNoticePrinted = false;
 
