@@ -205,7 +205,10 @@ describe('Healer descent', () => {
     expect(reportOf('a', 'b')?.outcome).toBe('converged');
     expect(keysLevel(sent)).toEqual([3]);
     expect(sent.some(({ message }) => message.type === 'heal-level' && message.level === 4)).toBe(false);
-    for (const record of changed(2_000)) expect(of('a').store.get(record.id)?.siblings.length).toBeGreaterThan(0);
+    // Each of the 2,000 changed keys: the shared version by s and b's concurrent one, side by side; the rest: s's alone.
+    for (const [k, record] of shared.entries()) {
+      expect(of('a').store.get(record.id)?.siblings.map((version) => version.dot.node).sort(), record.id).toEqual(k < 2_000 ? ['b', 's'] : ['s']);
+    }
     expect(of('a').tree.root()).toEqual(of('b').tree.root());
   });
 });
