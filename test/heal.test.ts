@@ -212,3 +212,25 @@ describe('Healer descent', () => {
     expect(of('a').tree.root()).toEqual(of('b').tree.root());
   });
 });
+
+describe('Healer sizing', () => {
+  it('heals 100 changed keys of 10,000 by listing the 319 keys of the 98 differing level-3 buckets and shipping only the 100', async () => {
+    // The figures test/merkle.test.ts derives from the tree alone (ids at fixed sha256 positions), here sent by a Healer.
+    const ours = Array.from({ length: 10_000 }, (_, i) => note(`memory-${i}`, 's', i + 1));
+    const changedIndexes = new Set(Array.from({ length: 100 }, (_, i) => i * 97));
+    const theirs = ours.map((record, i) => (changedIndexes.has(i) ? note(record.id, 'b', i + 1, `concurrent edit ${i}`) : record));
+    const { run, of, reportOf, sent } = replicas({ a: ours, b: theirs });
+    of('a').healer.open('b');
+    await run(10_000);
+    expect(reportOf('a', 'b')?.outcome).toBe('converged');
+    const listed = (from: string) =>
+      sent.filter((entry) => entry.from === from).flatMap(({ message }) => (message.type === 'heal-keys' ? [{ level: message.level, buckets: message.buckets.length, keys: message.buckets.reduce((sum, bucket) => sum + bucket.keys.length, 0) }] : []));
+    const shipped = (from: string) => sent.filter((entry) => entry.from === from).reduce((sum, { message }) => sum + (message.type === 'heal-records' ? message.records.length : 0), 0);
+    // The responder lists its keys once, at the stop level; the opener answers with what it wants.
+    expect(listed('a')).toEqual([]);
+    expect(listed('b')).toEqual([{ level: 3, buckets: 98, keys: 319 }]);
+    // Each side ships its version of each changed key, and nothing else.
+    expect([shipped('a'), shipped('b'), of('a').recordsIn, of('b').recordsIn]).toEqual([100, 100, 100, 100]);
+    expect(of('a').tree.root()).toEqual(of('b').tree.root());
+  });
+});

@@ -472,41 +472,17 @@ describe('sizing', () => {
     expect(stopLevel).toBe(3);
     const { ids, bucketsCompared, keysListed } = keysListedAt(stopLevel);
     expect(ids).toEqual([...changedIds].sort());
-    // Measured: 98 differing buckets of 4,096 listing 319 keys. Buckets at level 3 hold ~2.4 keys,
-    // so each changed key drags ~2.4 unchanged ones into the key list. Only the 100 are shipped.
-    expect(bucketsCompared).toBeGreaterThanOrEqual(95);
-    expect(keysListed).toBeLessThanOrEqual(4 * CHANGED);
+    // Deterministic (sha256 of fixed ids): 98 differing buckets of 4,096 listing 319 keys. Buckets
+    // at level 3 hold ~2.4 keys, so each changed key drags ~2.2 unchanged ones into the key list.
+    // test/heal.test.ts checks that a Healer heal sends exactly these lists and ships only the 100.
+    expect(bucketsCompared).toBe(98);
+    expect(keysListed).toBe(319);
   });
 
-  it('lists at most 1.25 keys per changed key when the descent goes to the finest level', () => {
+  it('lists 109 keys (1.09 per changed key) when the descent goes to the finest level', () => {
     const { ids, keysListed } = keysListedAt(DEFAULT_SHAPE.maxDepth);
     expect(ids).toEqual([...changedIds].sort());
-    // Measured: 109 keys listed. Finest buckets hold ~0.15 keys, so few unchanged keys ride along.
-    expect(keysListed).toBeLessThanOrEqual(1.25 * CHANGED);
-  });
-
-  it('applies 10,000 writes well within a second', () => {
-    const tree = new MerkleTree(DEFAULT_SHAPE);
-    const digest = digestOfText('x');
-    const startMs = performance.now();
-    for (let i = 0; i < KEY_COUNT; i++) tree.set(`memory-${i}`, digest);
-    const elapsedMs = performance.now() - startMs;
-    expect(tree.size).toBe(KEY_COUNT);
-    expect(elapsedMs).toBeLessThan(3_000); // generous so a busy machine does not flake; measured ~60 ms
-  });
-
-  it('costs little memory when empty or nearly so: 1,000 empty trees under 1 MB, 1,000 one-key trees under 20 MB', () => {
-    // Measured ~0.1 KB per empty tree and ~3 KB per one-key tree (~5 KB before garbage collection).
-    // Levels allocated densely on first use would need ~52 KB per one-key tree: 52 MB in all.
-    const allocatedBytes = (): number => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
-    const before = allocatedBytes();
-    const trees: MerkleTree[] = [];
-    for (let i = 0; i < 1_000; i++) trees.push(new MerkleTree(DEFAULT_SHAPE));
-    const emptyBytes = allocatedBytes() - before;
-    for (const [i, tree] of trees.entries()) tree.set(`node-${i}-first`, digestOfText(`${i}`));
-    const oneKeyBytes = allocatedBytes() - before;
-    expect(trees.every((tree) => tree.size === 1)).toBe(true);
-    expect(emptyBytes).toBeLessThan(1_000_000);
-    expect(oneKeyBytes).toBeLessThan(20_000_000);
+    // Deterministic: 109 keys listed. Finest buckets hold ~0.15 keys, so few unchanged keys ride along.
+    expect(keysListed).toBe(109);
   });
 });
