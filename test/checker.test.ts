@@ -9,9 +9,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/core/config.js';
 import { recall, type RecallQuery } from '../src/core/recall.js';
 import type { MemoryRecord } from '../src/core/types.js';
-import { checkReads, checkSnapshots, matchesQuery, snapshotOf, staleAfterMsFor, type ReplicaSnapshot } from '../src/sim/checker.js';
+import { checkReads, checkSnapshots, matchesQuery, snapshotOf, staleAfterMsFor, type ReplicaSnapshot } from '../src/check/checker.js';
 import { SimCluster } from '../src/sim/cluster.js';
-import { History, type RecallOperation } from '../src/sim/history.js';
+import { History, type RecallOperation } from '../src/check/history.js';
 
 const STALE_AFTER_MS = staleAfterMsFor(DEFAULT_CONFIG);
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/core/config.js';
-import { staleAfterMsFor } from '../src/sim/checker.js';
+import { staleAfterMsFor } from '../src/check/checker.js';
 import { runScenario, SCENARIOS, type ScenarioName, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenarios.js';
 
 const FAULT_MENU = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'failure');

@@ -12,8 +12,8 @@ import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import { SeededRandom } from '../../src/core/random.js';
 import type { RecallQuery } from '../../src/core/recall.js';
 import type { Dot, MemoryId, VersionVector } from '../../src/core/types.js';
-import { checkSnapshots, staleAfterMsFor, type CheckReport, type ReplicaSnapshot } from '../../src/sim/checker.js';
-import { History } from '../../src/sim/history.js';
+import { checkSnapshots, staleAfterMsFor, type CheckReport, type ReplicaSnapshot } from '../../src/check/checker.js';
+import { History } from '../../src/check/history.js';
 import { waitForConvergence, waitForVisibility } from '../cluster.js';
 import type { BrowserCluster } from './cluster-harness.js';
 

@@ -10,9 +10,9 @@ import type { EngramNode } from '../core/node.js';
 import { SeededRandom } from '../core/random.js';
 import type { RecallQuery } from '../core/recall.js';
 import type { NodeId } from '../core/types.js';
-import { checkReplicas, divergenceFromUnion, type CheckReport } from './checker.js';
+import { checkReplicas, divergenceFromUnion, type CheckReport } from '../check/checker.js';
 import { SimCluster } from './cluster.js';
-import { History } from './history.js';
+import { History } from '../check/history.js';
 
 export const SCENARIOS = {
   none: 'no fault: a healthy cluster writing (the baseline)',

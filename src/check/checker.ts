@@ -29,7 +29,9 @@
  *     younger writes at full visibility are allowed and reported as lagging reads, so the bound
  *     can be judged against what was seen.
  *
- * It reads plain snapshots, so the same checker judges simulated nodes and real browser tabs.
+ * It reads plain snapshots, so the same checker judges simulated nodes and real browser tabs:
+ * it lives in src/check/, beside the history it reads, for the simulator (src/sim/scenarios.ts),
+ * the browser fault schedule (e2e/harness/fault-schedule.ts) and the benchmark (bench/run.ts).
  */
 import { DEFAULT_CONFIG, type EngramConfig } from '../core/config.js';
 import { recordDigest, toHex } from '../core/digest.js';
