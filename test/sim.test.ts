@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/core/config.js';
 import { staleAfterMsFor } from '../src/check/checker.js';
+import { SimCluster, SimTimeoutError } from '../src/sim/cluster.js';
 import { runScenario, SCENARIOS, type ScenarioName, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenarios.js';
 
 const FAULT_MENU = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'failure');
@@ -124,5 +125,24 @@ describe('the product targets in the simulator (5 nodes, default config)', () =>
     }
     const fullySplit = partialSides.filter((side) => side.visible!.length === (sideA.includes(side.writer) ? 3 : 2));
     expect(fullySplit.length, JSON.stringify(result.sides)).toBeGreaterThan(0);
+  });
+});
+
+describe('scenario failure (detection at scale), at a quick size', () => {
+  it('with 20 nodes, seed 1, every node suspects the crashed one after 830 ms (5 periods) and has declared it dead after 1,830 ms (10 periods)', async () => {
+    const options: ScenarioOptions = { nodes: 20, scenario: 'failure', seed: 1, updates: 0 };
+    const result = await runScenario(options);
+    // Deterministic for the seed: a change of these figures is a change of the protocol's timing, to be read and re-pinned.
+    expect(result.failure, summary(result, options)).toEqual({ suspectedByAllMs: 830, deadByAllMs: 1_830, periodsToSuspect: 5, periodsToDead: 10 });
+  });
+});
+
+describe('the simulated cluster', () => {
+  it('fails a wait whose condition never holds instead of returning as if it had', async () => {
+    const sim = await SimCluster.create({ nodes: 1, seed: 1 });
+    await expect(sim.runUntil(() => false, 500)).rejects.toBeInstanceOf(SimTimeoutError);
+    expect(await sim.timeUntil(() => false, 500)).toBeUndefined();
+    const target = sim.now + 1_000;
+    expect(await sim.runUntil(() => sim.now >= target, 5_000, 10)).toBe(1_000);
   });
 });

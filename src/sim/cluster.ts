@@ -24,6 +24,17 @@ function drainMicrotasks(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A condition a test or a settle waited for did not hold in time: the run failed, it did not just take long. */
+export class SimTimeoutError extends Error {
+  constructor(
+    readonly maxMs: number,
+    readonly atMs: number,
+  ) {
+    super(`the awaited condition did not hold within ${maxMs} virtual ms (at ${atMs} ms)`);
+    this.name = 'SimTimeoutError';
+  }
+}
+
 export class SimCluster {
   readonly scheduler = new VirtualScheduler();
   readonly random: SeededRandom;
@@ -115,14 +126,24 @@ export class SimCluster {
     await drainMicrotasks();
   }
 
-  /** Runs until `done()` holds (checked every `stepMs`) or `maxMs` passed; returns the time it took, or undefined. */
-  async runUntil(done: () => boolean, maxMs: number, stepMs = 10): Promise<number | undefined> {
+  /**
+   * Runs until `done()` holds (checked every `stepMs`) or `maxMs` passed; returns the time it took,
+   * or undefined if it never held: for measurements, which report a timeout as a figure (null).
+   */
+  async timeUntil(done: () => boolean, maxMs: number, stepMs = 10): Promise<number | undefined> {
     const start = this.now;
     while (this.now - start <= maxMs) {
       if (done()) return this.now - start;
       await this.run(stepMs);
     }
     return done() ? this.now - start : undefined;
+  }
+
+  /** Runs until `done()` holds (checked every `stepMs`); returns the time it took, and throws if it did not hold within `maxMs`. */
+  async runUntil(done: () => boolean, maxMs: number, stepMs = 10): Promise<number> {
+    const tookMs = await this.timeUntil(done, maxMs, stepMs);
+    if (tookMs === undefined) throw new SimTimeoutError(maxMs, this.now);
+    return tookMs;
   }
 
   /** Advances virtual time until `promise` settles (core calls need time to pass: storage commits take virtual ms). */

@@ -211,14 +211,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
   if (shape === 'failure') {
     // Membership must have converged first: every node knows every other one as alive.
-    const joinedMs = await cluster.runUntil(() => live().every((node) => node.visibility().visible === n), 300_000, 250);
+    const joinedMs = await cluster.timeUntil(() => live().every((node) => node.visibility().visible === n), 300_000, 250);
     options.progress?.(`membership converged after ${joinedMs ?? 'never'} ms more`);
     const victim = 0;
     failureWatch.target = cluster.ids[victim] as NodeId;
     cluster.crash(victim);
     const others = n - 1;
-    const suspected = await cluster.runUntil(() => failureWatch.suspectedBy.size >= others, 120_000, 10);
-    const dead = suspected === undefined ? undefined : await cluster.runUntil(() => failureWatch.deadBy.size >= others, 600_000, 10);
+    const suspected = await cluster.timeUntil(() => failureWatch.suspectedBy.size >= others, 120_000, 10);
+    const dead = suspected === undefined ? undefined : await cluster.timeUntil(() => failureWatch.deadBy.size >= others, 600_000, 10);
     const probe = cluster.node(1).config.probeIntervalMs;
     const suspectedAt = suspected ?? null;
     const deadAt = suspected === undefined || dead === undefined ? null : suspected + dead;
@@ -425,7 +425,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   cluster.heal();
   history.fault(healStart, 'heal', false);
   options.progress?.(`heal at ${healStart} ms, ${divergent} divergent record copies`);
-  const healMs = await cluster.runUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
+  const healMs = await cluster.timeUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
   const faultWrites = history.acknowledged().length - ackedBefore;
   const settleMs = Math.max(3_000, cluster.node(0).config.healStepTimeoutMs + 500);
   const tailMs = options.tailMs ?? 0;
@@ -448,7 +448,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   await cluster.run(Math.max(tailMs, settleMs));
   writing = false;
   await cluster.run(20);
-  await cluster.runUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
+  await cluster.timeUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
   return finish({ healthyRate, faultRate, faultWrites, healMs: healMs ?? null, divergent, healStart, healEnd: cluster.now, startedBy: convergedAt, clocks });
 
   function finish(measured: {
