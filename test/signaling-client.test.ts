@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type RunningServer, type SignalingLogger } from '../signaling/server.js';
-import { SignalingClient, signalingUrl, type SignalingClientOptions, type WebSocketLike } from '../src/net/signaling-client.js';
+import { DEFAULT_SIGNALING_CLIENT_TIMING, SignalingClient, signalingUrl, type SignalingClientOptions, type WebSocketLike } from '../src/net/signaling-client.js';
 import type { ClientMessage, ServerMessage, SignalingError } from '../src/net/signaling-protocol.js';
 
 const QUIET: SignalingLogger = { info: () => undefined, warn: () => undefined };
@@ -133,17 +133,22 @@ describe('signaling client against the real server', () => {
     a.client.close();
     await eventually(() => b.events.includes('left:a'), 'b to see a leave');
     expect(a.events.at(-1)).toBe('down');
-    await new Promise((resolve) => setTimeout(resolve, 150)); // several reconnect delays
+    await eventually(() => server.stats().connections === 1, 'the server to drop the closed connection');
     expect(server.stats()).toMatchObject({ connections: 1, peers: 1 });
+    // That it never comes back: a closed client has no timer left (the fake-time test below).
   });
 
   it('can be closed while still connecting, and then never joins', async () => {
     const server = await serve();
     const early = connect(server, 'early', 'x');
     early.client.close();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A client that joins after it is told who is in the room: not the closed one. (That nothing
+    // is left to join later: the fake-time test below.)
+    const later = connect(server, 'early', 'y');
+    await eventually(() => later.events.includes('up'), 'a later client to join');
+    expect(later.events).toEqual(['up', 'peers:']);
     expect(early.events).toEqual([]);
-    expect(server.stats()).toMatchObject({ peers: 0 });
+    expect(server.stats()).toMatchObject({ peers: 1 });
   });
 
   it('drops signals it cannot send instead of sending garbage, and says why', async () => {
@@ -312,6 +317,25 @@ describe('signaling client timing (scripted sockets, fake time)', () => {
     expect(sockets).toHaveLength(2);
     expect(sockets[0]?.readyState).toBe(3);
     client.close();
+  });
+
+  it('once closed, joined or still connecting, keeps no timer and opens no socket again, however long it waits', () => {
+    fakeTime();
+    for (const joinedFirst of [true, false]) {
+      const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+      const events: string[] = [];
+      const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => 0.5 });
+      client.on('status', (connected) => events.push(connected ? 'up' : 'down'));
+      if (joinedFirst) {
+        sockets[0]?.open();
+        sockets[0]?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: [] });
+      }
+      client.close();
+      expect(vi.getTimerCount(), `joined first: ${joinedFirst}`).toBe(0);
+      vi.advanceTimersByTime(10 * DEFAULT_SIGNALING_CLIENT_TIMING.reconnectMaxDelayMs);
+      expect(sockets, `joined first: ${joinedFirst}`).toHaveLength(1);
+      expect(events, `joined first: ${joinedFirst}`).toEqual(joinedFirst ? ['up', 'down'] : []);
+    }
   });
 
   it('refuses a room or peer id the server would refuse, before connecting', () => {
