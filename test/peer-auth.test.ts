@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { decodeFrame, encodeFrame } from '../src/net/framing.js';
 import {
@@ -33,6 +33,33 @@ beforeAll(async () => {
   ]);
 });
 
+/**
+ * Work a handshake may still finish later: HMAC operations under way and frames on their way.
+ * A check that something did *not* happen waits until none is left (settled), not for a while.
+ */
+const pending = new Set<Promise<unknown>>();
+function track<T>(promise: Promise<T>): Promise<T> {
+  pending.add(promise);
+  const done = () => void pending.delete(promise);
+  promise.then(done, done);
+  return promise;
+}
+async function settled(): Promise<void> {
+  for (;;) {
+    // After the macrotask, every continuation of what settled has run (and tracked what it started).
+    await new Promise((resolve) => setImmediate(resolve));
+    if (pending.size === 0) return;
+    await Promise.allSettled([...pending]);
+  }
+}
+beforeAll(() => {
+  const subtle = globalThis.crypto.subtle;
+  const sign = subtle.sign.bind(subtle);
+  const verify = subtle.verify.bind(subtle);
+  vi.spyOn(subtle, 'sign').mockImplementation(((...args: Parameters<typeof sign>) => track(sign(...args))) as typeof sign);
+  vi.spyOn(subtle, 'verify').mockImplementation(((...args: Parameters<typeof verify>) => track(verify(...args))) as typeof verify);
+});
+
 type Outcome = 'open' | PeerAuthErrorCode;
 
 interface Side {
@@ -49,7 +76,7 @@ function side(selfId: string, peerId: string, key: Promise<CryptoKey>, deliver: 
     peerId,
     send: (frame) => {
       const wire = encodeFrame(frame);
-      setTimeout(() => deliver(decodeFrame(wire) as AuthFrame), 0);
+      track(new Promise<void>((resolve) => setTimeout(() => resolve(deliver(decodeFrame(wire) as AuthFrame)), 0)));
     },
     onOpen: () => outcomes.push('open'),
     onFailure: (error) => outcomes.push(error.code),
@@ -76,18 +103,19 @@ async function shakeHands(options: {
   keyB: CryptoKey;
   aSeesB?: readonly string[];
   bSeesA?: readonly string[];
-  bStartsFirstByMs?: number;
+  /** b starts, and its hello reaches a, before a starts. */
+  bStartsFirst?: boolean;
 }): Promise<{ a: Outcome[]; b: Outcome[] }> {
   const sides: { a?: Side; b?: Side } = {};
   const a = side('alice', 'bob', Promise.resolve(options.keyA), (frame) => sides.b?.handshake.receive(frame));
   const b = side('bob', 'alice', Promise.resolve(options.keyB), (frame) => sides.a?.handshake.receive(frame));
   Object.assign(sides, { a, b });
   b.handshake.start(FP_B, options.bSeesA ?? FP_A);
-  if (options.bStartsFirstByMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.bStartsFirstByMs));
+  if (options.bStartsFirst === true) await settled();
   a.handshake.start(FP_A, options.aSeesB ?? FP_B);
   await until(() => a.outcomes.length > 0 && b.outcomes.length > 0);
-  // Let any late frame land, to catch a second outcome.
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Every late frame landed and every check under way finished: a second outcome would be here.
+  await settled();
   return { a: a.outcomes, b: b.outcomes };
 }
 
@@ -191,7 +219,7 @@ describe('the handshake between two peers', () => {
   });
 
   it('holds a hello that arrives before its own start, and still opens', async () => {
-    expect(await shakeHands({ keyA: roomKey, keyB: roomKey, bStartsFirstByMs: 30 })).toEqual({ a: ['open'], b: ['open'] });
+    expect(await shakeHands({ keyA: roomKey, keyB: roomKey, bStartsFirst: true })).toEqual({ a: ['open'], b: ['open'] });
   });
 
   it('refuses a peer that reflects our own frames back at us', async () => {
@@ -303,7 +331,7 @@ describe('handshake frame order', () => {
     alice.handshake.receive(hello);
     alice.handshake.dispose();
     alice.handshake.receive(proof);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await settled();
     expect(alice.outcomes).toEqual([]);
     expect(alice.sent.map((frame) => frame.kind)).toEqual(['hello']);
   });
