@@ -16,6 +16,7 @@ import {
   type WebRtcTransportConfig,
 } from '../src/net/webrtc-transport.js';
 import type { PeerAuthError } from '../src/net/peer-auth.js';
+import type { Scheduler } from '../src/core/ports.js';
 import { MAX_FRAME_BYTES } from '../src/net/framing.js';
 
 const require = createRequire(import.meta.url);
@@ -41,6 +42,36 @@ interface TestPeer {
   readonly inbox: { from: string; bytes: Uint8Array }[];
   readonly linkEvents: { peerId: string; state: LinkState }[];
   readonly authFailures: { peerId: string; error: PeerAuthError }[];
+  /** The transport's timers: a check that something will not happen waits on these, not on a sleep. */
+  readonly timers: { pending(): number; fired(): number };
+}
+
+/** Real time, counting the transport's timers: how many are still set (what could yet happen), and how many have run. */
+function watchedScheduler(): { scheduler: Scheduler; pending(): number; fired(): number } {
+  let pending = 0;
+  let fired = 0;
+  const scheduler: Scheduler = {
+    now: () => performance.now(),
+    setTimer(delayMs, fn) {
+      let settled = false;
+      pending++;
+      const id = setTimeout(() => {
+        settled = true;
+        pending--;
+        fired++;
+        fn();
+      }, delayMs);
+      return {
+        cancel: () => {
+          if (settled) return;
+          settled = true;
+          pending--;
+          clearTimeout(id);
+        },
+      };
+    },
+  };
+  return { scheduler, pending: () => pending, fired: () => fired };
 }
 
 const created: TestPeer[] = [];
@@ -76,7 +107,9 @@ function join(
   };
   const room = options.room ?? 'room';
   const signaler = hub.join(options.hubRoom ?? room, id);
+  const timers = watchedScheduler();
   const transport = new WebRtcTransport({
+    scheduler: timers.scheduler,
     signaler,
     room,
     secret: options.secret ?? 'shared secret',
@@ -84,7 +117,7 @@ function join(
     wrtc,
     config: { ...TEST_CONFIG, ...options.config },
   });
-  const peer: TestPeer = { id, transport, signaler, connections, inbox: [], linkEvents: [], authFailures: [] };
+  const peer: TestPeer = { id, transport, signaler, connections, inbox: [], linkEvents: [], authFailures: [], timers };
   transport.onMessage((from, bytes) => peer.inbox.push({ from, bytes }));
   transport.on('link', (peerId, state) => peer.linkEvents.push({ peerId, state }));
   transport.on('auth-failed', (peerId, error) => peer.authFailures.push({ peerId, error }));
@@ -305,8 +338,9 @@ describe('recovery', () => {
     await allOpen([alice, bob]);
 
     if (leavesFirst) {
+      const aliceHeardBobLeave = new Promise<void>((resolve) => alice.signaler.on('peer-left', (peerId) => peerId === 'bob' && resolve()));
       bob.signaler.close();
-      await sleep(200);
+      await aliceHeardBobLeave;
       // The data channel does not depend on the signaling server: an open link outlives peer-left.
       expect(linkState(alice, 'bob')).toBe('open');
       bob.transport.close();
@@ -317,8 +351,8 @@ describe('recovery', () => {
     await waitFor(() => linkState(alice, 'bob') === undefined, 'alice to forget bob');
     const connectionsBefore = alice.connections.length;
     const signalsBefore = hub.signalsSentBy('alice');
-    // Several retry periods (200 ms base) go by.
-    await sleep(1_500);
+    // Nothing is left that could try again: no retry, setup or watchdog timer of alice's is set.
+    await waitFor(() => alice.timers.pending() === 0, 'alice to hold no timer');
 
     expect(alice.connections.length).toBe(connectionsBefore);
     expect(hub.signalsSentBy('alice')).toBe(signalsBefore);
@@ -334,12 +368,15 @@ describe('the room secret', () => {
     const bob = join(hub, 'bob', { secret: 'another secret' });
     await waitFor(() => alice.authFailures.length > 0 && bob.authFailures.length > 0, 'auth-failed on both sides');
 
-    // Both keep sending; nothing may get through.
+    // Both keep sending; nothing may get through: each send is refused on the spot, nothing is queued to go later.
+    const refusedBefore = [alice.transport.stats().dropped['no-link'], bob.transport.stats().dropped['no-link']];
     for (let i = 0; i < 20; i++) {
       alice.transport.send('bob', bytesOf('secret stuff'));
       bob.transport.send('alice', bytesOf('secret stuff'));
-      await sleep(50);
     }
+    expect([alice.transport.stats().dropped['no-link'] - refusedBefore[0]!, bob.transport.stats().dropped['no-link'] - refusedBefore[1]!]).toEqual([20, 20]);
+    // Stopped trying: the refused connections are gone and only the auth backoff's retry is set on each side.
+    await waitFor(() => alice.timers.pending() === 1 && bob.timers.pending() === 1, 'each side to keep only its auth-backoff timer');
     expect(alice.inbox).toEqual([]);
     expect(bob.inbox).toEqual([]);
     // Whoever checks first says bad-proof and rejects; the other may hear that reject first.
@@ -487,7 +524,9 @@ describe('the silence watchdog', () => {
     const bob = join(hub, 'bob', { config, SimplePeer: Fake });
     await allOpen([alice, bob]);
     const connectionsBefore = alice.connections.length;
-    await sleep(1_000); // Over three times silentReplaceMs with nothing to send.
+    // With nothing to send, until both watchdogs have run 20 times (over three times silentReplaceMs of 50 ms periods).
+    const firedBefore = [alice.timers.fired(), bob.timers.fired()];
+    await waitFor(() => alice.timers.fired() - firedBefore[0]! >= 20 && bob.timers.fired() - firedBefore[1]! >= 20, 'twenty watchdog runs on each side');
     expect(alice.transport.stats().silentReplacements).toBe(0);
     expect(bob.transport.stats().silentReplacements).toBe(0);
     expect(alice.connections.length).toBe(connectionsBefore);
@@ -539,7 +578,8 @@ describe('backpressure on a channel whose buffer the test controls', () => {
     // The transport filled the channel to the high-water mark and kept the rest.
     expect(channel.bufferSize).toBeGreaterThanOrEqual(config.highWaterBytes);
     expect(channel.bufferSize).toBeLessThan(config.highWaterBytes + MAX_FRAME_BYTES);
-    await sleep(50);
+    // Everything alice handed to the channel has arrived; the rest is still hers.
+    await waitFor(() => bob.inbox.length === alice.transport.stats().messagesOut, 'what was on the channel to arrive');
     expect(bob.inbox.length).toBeLessThan(100);
 
     for (let drains = 0; bob.inbox.length < 100; drains++) {
@@ -574,7 +614,8 @@ describe('backpressure on a channel whose buffer the test controls', () => {
       channel.drain();
       await sleep(10);
     }
-    await sleep(50);
+    // Nothing more is on its way: alice has handed over exactly what arrived.
+    expect(alice.transport.stats().messagesOut).toBe(100 - dropped);
 
     const received = bob.inbox.map((message) => message.bytes[0] ?? -1);
     expect(received).toHaveLength(100 - dropped);
