@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { startServer, type RunningServer, type SignalingLogger } from '../signaling/server.js';
+import { startServer, type RunningServer, type SignalingLimits, type SignalingLogger } from '../signaling/server.js';
 import { SignalingClient, signalingUrl, type SignalingClientOptions, type WebSocketLike } from '../src/net/signaling-client.js';
 import type { ClientMessage, ServerMessage, SignalingError } from '../src/net/signaling-protocol.js';
 
@@ -68,14 +68,14 @@ describe('signaling client against the real server', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function serve(port = 0): Promise<RunningServer> {
-    const server = await startServer({ port, host: '127.0.0.1', log: QUIET });
+  async function serve(port = 0, limits: Partial<SignalingLimits> = {}): Promise<RunningServer> {
+    const server = await startServer({ port, host: '127.0.0.1', log: QUIET, limits });
     cleanups.push(() => server.close());
     return server;
   }
 
-  function connect(server: RunningServer, room: string, peerId: string): Observed {
-    const observed = observe({ url: signalingUrl({ protocol: 'http:', host: `127.0.0.1:${server.port}` }), room, peerId, WebSocket, timing: FAST });
+  function connect(server: RunningServer, room: string, peerId: string, extra: Partial<SignalingClientOptions> = {}): Observed {
+    const observed = observe({ url: signalingUrl({ protocol: 'http:', host: `127.0.0.1:${server.port}` }), room, peerId, WebSocket, timing: FAST, ...extra });
     cleanups.push(() => observed.client.close());
     return observed;
   }
@@ -114,15 +114,20 @@ describe('signaling client against the real server', () => {
     expect(second.stats()).toMatchObject({ rooms: 1, peers: 2 });
   });
 
-  it('surfaces duplicate-peer, and keeps retrying until the id is free (a stale connection timing out)', async () => {
-    const server = await serve();
+  it('is refused an id bound to another client (peer-id-taken), and keeps retrying until the binding expires after its holder left', async () => {
+    const server = await serve(0, { claimRetentionMs: 300 });
     const holder = connect(server, 'dup', 'same');
     await eventually(() => holder.events.includes('up'), 'the holder to join');
-    const second = connect(server, 'dup', 'same');
-    await eventually(() => second.errors.some((error) => error.code === 'duplicate-peer'), 'duplicate-peer to be surfaced');
+    const second = connect(server, 'dup', 'same'); // its own fresh token
+    await eventually(() => second.errors.some((error) => error.code === 'peer-id-taken'), 'peer-id-taken to be surfaced');
+    expect(second.client.status()).toMatchObject({ state: 'refused', code: 'peer-id-taken' });
+    expect(second.client.status().message).toContain('belongs to another client');
     expect(second.events).toEqual([]);
     holder.client.close();
-    await eventually(() => second.events.includes('up'), 'the second client to get the id once free');
+    const leftAtMs = performance.now();
+    await eventually(() => second.events.includes('up'), 'the second client to get the id once the binding expired', 5_000);
+    expect(performance.now() - leftAtMs).toBeGreaterThanOrEqual(300);
+    expect(second.client.status()).toEqual({ state: 'connected' });
   });
 
   it('leaves the room on close and never comes back', async () => {
@@ -249,7 +254,8 @@ describe('signaling client timing (scripted sockets, fake time)', () => {
     fakeTime();
     const { WebSocket, sockets } = fakeSockets({ answerPings: true });
     const statuses: boolean[] = [];
-    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => 0.5 });
+    const token = 'T'.repeat(22);
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', token, WebSocket, random: () => 0.5 });
     client.on('status', (connected) => statuses.push(connected));
     for (let i = 0; i < 3; i++) {
       sockets[i]?.fail();
@@ -257,13 +263,13 @@ describe('signaling client timing (scripted sockets, fake time)', () => {
     }
     const fourth = sockets[3];
     fourth?.open();
-    expect(fourth?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p' }]);
+    expect(fourth?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p', token }]);
     fourth?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: [] });
     fourth?.fail();
     vi.advanceTimersToNextTimer();
     expect((sockets[4]?.createdAtMs ?? 0) - (fourth?.createdAtMs ?? 0)).toBe(500);
     sockets[4]?.open();
-    expect(sockets[4]?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p' }]);
+    expect(sockets[4]?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p', token }]);
     expect(statuses).toEqual([true, false]);
     client.close();
   });

@@ -158,6 +158,22 @@ function rawGet(port: number, target: string, method = 'GET'): Promise<HttpAnswe
   });
 }
 
+/**
+ * What the server made of a new WebSocket: 'admitted' (it answers a ping), or the refusal the
+ * page would see — the error frame's code and the close code, e.g. 'origin-not-allowed 1008'.
+ */
+async function admission(url: string, options: WebSocket.ClientOptions = {}): Promise<string> {
+  const probe = await Probe.open(url, options);
+  probe.send({ type: 'ping' });
+  const outcome = await probe.until(
+    () => (probe.of('pong').length > 0 ? 'admitted' : probe.closeCode !== undefined ? `${probe.of('error')[0]?.code ?? 'no-error'} ${probe.closeCode}` : undefined),
+    'a pong or a close',
+    3_000,
+  );
+  await probe.close();
+  return outcome;
+}
+
 /** Two probes joined to `room` as `a` and `b`, each having seen the other. */
 async function joinedPair(server: RunningServer, room: string): Promise<[Probe, Probe]> {
   const a = await Probe.open(signalUrl(server));
@@ -536,33 +552,22 @@ describe('signaling server', () => {
     expect((await rawGet(server.port, '/signal')).status).toBe(426);
   });
 
-  it('lets a page of its own origin, a client without Origin and a listed origin signal, and refuses a foreign page with 403', async () => {
+  it('lets a page of its own origin, a client without Origin and a listed origin signal, and tells a foreign page origin-not-allowed before closing (1008)', async () => {
     const listed = await startServer({ port: 0, host: '127.0.0.1', staticDir, log: recordingLogger(), allowedOrigins: ['https://app.example'] });
-    /** The HTTP status of the upgrade: 101 when it opened. */
-    const upgrade = (target: RunningServer, headers: Record<string, string>) =>
-      new Promise<number>((resolve) => {
-        const socket = new WebSocket(signalUrl(target), { headers });
-        socket.on('open', () => {
-          resolve(101);
-          socket.close();
-        });
-        socket.on('unexpected-response', (_request, response) => {
-          resolve(response.statusCode ?? 0);
-          socket.terminate();
-        });
-        socket.on('error', () => undefined);
-      });
+    const upgrade = (target: RunningServer, headers: Record<string, string>) => admission(signalUrl(target), { headers });
     try {
       const own = `http://127.0.0.1:${server.port}`;
-      expect(await upgrade(server, { Origin: own })).toBe(101);
-      expect(await upgrade(server, {})).toBe(101); // ws sends no Origin unless told to
-      expect(await upgrade(server, { Origin: 'https://evil.example' })).toBe(403);
-      expect(await upgrade(server, { Origin: 'null' })).toBe(403);
+      expect(await upgrade(server, { Origin: own })).toBe('admitted');
+      expect(await upgrade(server, {})).toBe('admitted'); // ws sends no Origin unless told to
+      expect(await upgrade(server, { Origin: 'https://evil.example' })).toBe('origin-not-allowed 1008');
+      expect(await upgrade(server, { Origin: 'null' })).toBe('origin-not-allowed 1008');
       // Same host name, other port: another origin.
-      expect(await upgrade(server, { Origin: `http://127.0.0.1:${server.port + 1}` })).toBe(403);
+      expect(await upgrade(server, { Origin: `http://127.0.0.1:${server.port + 1}` })).toBe('origin-not-allowed 1008');
       expect(log.lines.some((line) => line.includes('origin "https://evil.example" is not allowed'))).toBe(true);
-      expect(await upgrade(listed, { Origin: 'https://app.example' })).toBe(101);
-      expect(await upgrade(listed, { Origin: 'https://other.example' })).toBe(403);
+      expect(await upgrade(listed, { Origin: 'https://app.example' })).toBe('admitted');
+      expect(await upgrade(listed, { Origin: 'https://other.example' })).toBe('origin-not-allowed 1008');
+      // A refused socket is not counted as a connection.
+      await eventually(() => server.stats().connections === 0, 'the probes to be released');
     } finally {
       await listed.close();
     }
@@ -618,7 +623,7 @@ describe('signaling server limits', () => {
       await p2.waitFor('joined');
       p3.send({ type: 'join', room: 'r3', peerId: 'p3' });
       expect((await p3.waitFor('error')).code).toBe('server-full');
-      expect(server.stats()).toEqual({ connections: 4, rooms: 2, peers: 3 });
+      expect(server.stats()).toEqual({ connections: 4, rooms: 2, peers: 3, claims: 0, addresses: 1 });
       await Promise.all(probes.map((probe) => probe.close()));
     } finally {
       await server.close();
