@@ -1160,6 +1160,21 @@ describe('signaling/main.ts', () => {
     expect(stderr).toContain('usage:');
   });
 
+  it('refuses a limit that is not a positive integer with exit code 2, and documents every limit flag with its default', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/main.ts', '--port', '0', '--max-rooms-per-address', '0'], {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(2);
+    expect(stderr).toContain('--max-rooms-per-address must be a positive integer');
+    expect(stderr).toContain('--max-connections-per-address N');
+    expect(stderr).toContain(`(default: ${DEFAULT_SIGNALING_LIMITS.maxRoomsPerAddress})`);
+    expect(stderr).toContain('--trusted-proxies N');
+  });
+
   it('refuses an allowed origin that is not scheme://host[:port] with exit code 2', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/main.ts', '--port', '0', '--allow-origin', 'https://app.example/path'], {
       cwd: join(import.meta.dirname, '..'),
