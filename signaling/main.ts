@@ -1,27 +1,50 @@
 /**
  * Command line entry of the signaling server:
- *   tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...]
+ *   tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...] [limits]
+ * Limits (--max-*, --claim-retention-s, --trusted-proxies) override DEFAULT_SIGNALING_LIMITS; see --help.
  * Port from --port, else the PORT environment variable, else 8787 (0 = any free port).
  * Origins from --allow-origin (repeatable), else ENGRAM_ALLOWED_ORIGINS (comma separated).
  * Stops gracefully on SIGINT/SIGTERM (clients see a 1001 close and reconnect elsewhere).
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startServer } from './server.js';
+import { DEFAULT_SIGNALING_LIMITS, startServer, type SignalingLimits } from './server.js';
 
 const DEFAULT_PORT = 8787;
-const USAGE = `usage: tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...]
+const USAGE = `usage: tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...] [limits]
   --port N          TCP port (default: $PORT or ${DEFAULT_PORT}; 0 = any free port)
   --host H          interface to listen on (default: all)
   --static DIR      directory of the built UI (default: dist/ at the repository root)
   --allow-origin O  a web origin (https://app.example) whose pages may signal here, besides this
-                    server's own; repeatable; '*' allows any (default: $ENGRAM_ALLOWED_ORIGINS)`;
+                    server's own; repeatable; '*' allows any (default: $ENGRAM_ALLOWED_ORIGINS)
+  --trusted-proxies N          reverse proxies in front that append X-Forwarded-For; per-address
+                               caps then count the address the outermost one saw (default: 0,
+                               the header is ignored: any client can send one)
+  --max-connections N          open WebSockets in all (default: ${DEFAULT_SIGNALING_LIMITS.maxConnections})
+  --max-connections-per-address N
+                               open WebSockets from one address, IPv6 by /64 (default: ${DEFAULT_SIGNALING_LIMITS.maxConnectionsPerAddress})
+  --max-rooms N                rooms in all (default: ${DEFAULT_SIGNALING_LIMITS.maxRooms})
+  --max-rooms-per-address N    rooms one address's connections may be in (default: ${DEFAULT_SIGNALING_LIMITS.maxRoomsPerAddress})
+  --max-peers-per-room N       (default: ${DEFAULT_SIGNALING_LIMITS.maxPeersPerRoom})
+  --claim-retention-s N        seconds a peer id stays its owner's after it left (default: ${DEFAULT_SIGNALING_LIMITS.claimRetentionMs / 1000})`;
+
+/** Numeric limit flags: flag name, the SignalingLimits field, and the factor from the flag's unit to the field's. */
+const LIMIT_FLAGS = [
+  ['max-connections', 'maxConnections', 1],
+  ['max-connections-per-address', 'maxConnectionsPerAddress', 1],
+  ['max-rooms', 'maxRooms', 1],
+  ['max-rooms-per-address', 'maxRoomsPerAddress', 1],
+  ['max-peers-per-room', 'maxPeersPerRoom', 1],
+  ['claim-retention-s', 'claimRetentionMs', 1000],
+] as const satisfies readonly (readonly [string, keyof SignalingLimits, number])[];
 
 interface CliOptions {
   port: number;
   host?: string;
   staticDir?: string;
   allowedOrigins?: string[];
+  trustedProxies?: number;
+  limits?: Partial<SignalingLimits>;
 }
 
 /** Reads the command line. */
@@ -36,6 +59,8 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | { usageE
         static: { type: 'string' },
         'allow-origin': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
+        'trusted-proxies': { type: 'string' },
+        ...Object.fromEntries(LIMIT_FLAGS.map(([flag]) => [flag, { type: 'string' as const }])),
       },
       strict: true,
     }));
@@ -49,8 +74,20 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | { usageE
   const origins = values['allow-origin'] ?? (env.ENGRAM_ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
   const badOrigin = origins.find((origin) => origin !== '*' && !isOrigin(origin));
   if (badOrigin !== undefined) return { usageError: `an allowed origin is scheme://host[:port] or '*', got ${JSON.stringify(badOrigin)}` };
+  const flagValues = values as Record<string, string | undefined>;
+  const limits: Partial<Record<keyof SignalingLimits, number>> = {};
+  for (const [flag, field, factor] of LIMIT_FLAGS) {
+    const text = flagValues[flag];
+    if (text === undefined) continue;
+    if (!/^\d+$/.test(text) || Number(text) < 1) return { usageError: `--${flag} must be a positive integer, got ${JSON.stringify(text)}` };
+    limits[field] = Number(text) * factor;
+  }
+  const proxiesText = flagValues['trusted-proxies'];
+  if (proxiesText !== undefined && !/^\d+$/.test(proxiesText)) return { usageError: `--trusted-proxies must be an integer >= 0, got ${JSON.stringify(proxiesText)}` };
   return {
     port,
+    ...(proxiesText !== undefined && { trustedProxies: Number(proxiesText) }),
+    ...(Object.keys(limits).length > 0 && { limits }),
     ...(values.host !== undefined && { host: values.host }),
     ...(values.static !== undefined && { staticDir: resolve(values.static) }),
     ...(origins.length > 0 && { allowedOrigins: origins }),

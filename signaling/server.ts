@@ -6,7 +6,13 @@
  *
  * Hostile input is the normal case on a public port: every frame is rate limited, size capped
  * and validated before anything else, refused with an error frame and one log line, and a
- * connection that keeps sending garbage is closed. All state is bounded by SignalingLimits.
+ * connection that keeps sending garbage is closed. All state is bounded by SignalingLimits,
+ * and each client address gets its own share of it (address-quota.ts). A peer id belongs to the
+ * client that first joined with it and a token (peer-claims.ts), also for a while after it left.
+ *
+ * A refused WebSocket (foreign origin, no connection left) is accepted and then closed after a
+ * typed error frame, not refused with an HTTP status: browsers hide a refused upgrade's status
+ * from the page, which could then only say "cannot connect".
  */
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import {
   encodeSignalingMessage,
+  type JoinMessage,
   MAX_FRAME_BYTES,
   parseClientMessage,
   SIGNAL_PATH,
@@ -23,6 +30,9 @@ import {
   type ServerMessage,
   type SignalingError,
 } from '../src/net/signaling-protocol.js';
+import { AddressQuota } from './address-quota.js';
+import { addressKey, clientAddress } from './client-address.js';
+import { hashPeerToken, PeerIdClaims } from './peer-claims.js';
 import { RoomRegistry } from './rooms.js';
 import { sendText, serveStatic } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
@@ -47,6 +57,16 @@ export interface SignalingLimits {
   maxPeersPerRoom: number;
   /** Open WebSocket connections, joined or not. */
   maxConnections: number;
+  /** Open connections from one client address (an IPv6 /64 counts as one address). */
+  maxConnectionsPerAddress: number;
+  /** Rooms the connections of one client address may be in at once. */
+  maxRoomsPerAddress: number;
+  /** How long a peer id stays bound to its owner's token after the owner left or disconnected. */
+  claimRetentionMs: number;
+  /** Bindings of departed peers kept in all (the oldest is forgotten first). */
+  maxReleasedClaims: number;
+  /** Bindings of departed peers kept for one client address (its oldest is forgotten first). */
+  maxReleasedClaimsPerAddress: number;
   /** Unsent bytes queued to one client beyond which relays to it are dropped, not queued. */
   maxBufferedBytes: number;
   /** On close(), how long clients get to finish the closing handshake before being cut. */
@@ -64,6 +84,11 @@ export const DEFAULT_SIGNALING_LIMITS: Readonly<SignalingLimits> = Object.freeze
   maxRooms: 10_000, // Bounded memory: 10k rooms x 256 peers is the worst case, a few hundred MB at most.
   maxPeersPerRoom: 256, // A full mesh of 256 tabs is already far beyond what WebRTC in one browser sustains.
   maxConnections: 20_000, // Unjoined connections cost memory too.
+  maxConnectionsPerAddress: 64, // One browser's tabs, or a small office behind one NAT; raise it for a bigger NAT.
+  maxRoomsPerAddress: 32, // A person uses a handful of rooms; 10,000 rooms then take 313 addresses, not one.
+  claimRetentionMs: 24 * 3_600_000, // A laptop closed overnight comes back to its own peer id.
+  maxReleasedClaims: 100_000, // About 450 bytes of heap each (measured, docs/SIGNALING.md): ~45 MB at most.
+  maxReleasedClaimsPerAddress: 1_024, // A day of new tabs of an office; one address minting ids evicts only its own.
   maxBufferedBytes: 1024 * 1024, // Signals are best effort: a client this far behind is better served by a retry.
   shutdownGraceMs: 1_000, // Lets clients see a clean 1001 close and reconnect elsewhere promptly.
 });
@@ -95,12 +120,22 @@ export interface StartServerOptions {
    * only a foreign page in the user's browser, which is what this is for.
    */
   allowedOrigins?: readonly string[];
+  /**
+   * How many reverse proxies in front of this server append the client's address to
+   * X-Forwarded-For (0, the default: the header is ignored, since any client can send one).
+   * Per-address caps then count the address the outermost trusted proxy saw.
+   */
+  trustedProxies?: number;
 }
 
 export interface ServerStats {
   readonly connections: number;
   readonly rooms: number;
   readonly peers: number;
+  /** Peer ids bound to a token: held now, or retained after their holder left. */
+  readonly claims: number;
+  /** Client addresses (IPv6 by /64) with an open connection or a room. */
+  readonly addresses: number;
 }
 
 export interface RunningServer {
@@ -118,7 +153,10 @@ export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../dist/', import.meta.
 interface Connection {
   readonly id: number;
   readonly socket: WebSocket;
+  /** The client's address, for log lines: the TCP peer, or the forwarded one behind trusted proxies. */
   readonly remote: string;
+  /** The key of its per-address share (client-address.ts). */
+  readonly address: string;
   readonly bucket: TokenBucket;
   membership: { readonly room: string; readonly peerId: string } | undefined;
   protocolErrors: number;
@@ -135,6 +173,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
   const rooms = new RoomRegistry<Connection>(limits);
+  const claims = new PeerIdClaims<Connection>(limits);
+  const quota = new AddressQuota(limits);
+  const trustedProxies = options.trustedProxies ?? 0;
   const connections = new Set<Connection>();
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
@@ -170,23 +211,50 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       refuseUpgrade(socket, '404 Not Found');
     } else if (closing !== undefined) {
       refuseUpgrade(socket, '503 Service Unavailable');
-    } else if (!originAllowed(request, allowedOrigins)) {
-      log.warn(`refused a WebSocket from ${request.socket.remoteAddress ?? '?'}: origin ${JSON.stringify(request.headers.origin)} is not allowed`);
-      refuseUpgrade(socket, '403 Forbidden');
-    } else if (connections.size >= limits.maxConnections) {
-      log.warn(`refused a WebSocket from ${request.socket.remoteAddress ?? '?'}: ${connections.size} connections open`);
-      refuseUpgrade(socket, '503 Service Unavailable');
     } else {
-      wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request));
+      wss.handleUpgrade(request, socket, head, (ws) => admit(ws, request));
     }
   });
 
-  function accept(socket: WebSocket, request: IncomingMessage): void {
+  /** Lets a new WebSocket in, or tells it why not and closes it. Counted as the handshake completes, in order. */
+  function admit(socket: WebSocket, request: IncomingMessage): void {
+    const remote = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies);
+    const address = addressKey(remote);
+    if (!originAllowed(request, allowedOrigins)) {
+      log.warn(`refused a WebSocket from ${remote}: origin ${JSON.stringify(request.headers.origin).slice(0, 200)} is not allowed`);
+      refuseSocket(socket, 1008, {
+        code: 'origin-not-allowed',
+        message: `pages of ${String(request.headers.origin).slice(0, 200)} may not use this signaling server (its operator can allow them with --allow-origin)`,
+      });
+    } else if (connections.size >= limits.maxConnections) {
+      log.warn(`refused a WebSocket from ${remote}: ${connections.size} connections open`);
+      refuseSocket(socket, 1013, { code: 'server-full', message: `the server has ${connections.size} connections open, its limit; try again later` });
+    } else if (!quota.tryOpen(address)) {
+      log.warn(`refused a WebSocket from ${remote}: ${quota.connectionsOf(address)} connections open from ${address}`);
+      refuseSocket(socket, 1013, {
+        code: 'too-many-connections',
+        message: `${quota.connectionsOf(address)} connections are open from your address, the limit per address; close some tabs`,
+      });
+    } else {
+      accept(socket, remote, address);
+    }
+  }
+
+  function refuseSocket(socket: WebSocket, closeCode: number, error: SignalingError): void {
+    socket.on('error', () => undefined);
+    socket.send(encodeSignalingMessage({ type: 'error', ...error }));
+    socket.close(closeCode, error.code);
+    // A client that never answers the close must not keep its socket for ws's 30 s close timeout.
+    setTimeout(() => socket.terminate(), limits.shutdownGraceMs).unref();
+  }
+
+  function accept(socket: WebSocket, remote: string, address: string): void {
     const now = performance.now();
     const connection: Connection = {
       id: nextConnectionId++,
       socket,
-      remote: request.socket.remoteAddress ?? '?',
+      remote,
+      address,
       bucket: new TokenBucket(limits.messagesPerSecond, limits.burstMessages, now),
       membership: undefined,
       protocolErrors: 0,
@@ -212,6 +280,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     socket.on('close', () => {
       connections.delete(connection);
       leaveRoom(connection);
+      quota.close(connection.address);
     });
   }
 
@@ -252,12 +321,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       case 'join': {
         // A join while joined moves the connection: it leaves its current room first.
         leaveRoom(connection);
-        const outcome = rooms.join(message.room, message.peerId, connection);
+        const outcome = joinRoom(connection, message);
         if (!outcome.ok) {
-          send(connection, { type: 'error', code: outcome.code, message: joinRefusal(outcome.code, message.room, message.peerId) });
+          send(connection, { type: 'error', ...outcome.error });
           return;
         }
-        connection.membership = { room: message.room, peerId: message.peerId };
         send(connection, { type: 'joined', room: message.room, peerId: message.peerId, peers: outcome.others });
         for (const other of outcome.others) {
           const member = rooms.member(message.room, other);
@@ -291,10 +359,48 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     }
   }
 
+  /**
+   * Puts the connection into the room under the id, if the id is not another client's and the
+   * room, the server and the connection's address have room for it. The id's owner (same token)
+   * takes it even from a connection that still holds it: that is its own previous connection,
+   * which a reload or a network change left behind and which the server has not seen close yet.
+   */
+  function joinRoom(connection: Connection, message: JoinMessage): { ok: true; others: string[] } | { ok: false; error: SignalingError } {
+    const { room, peerId } = message;
+    const tokenHash = message.token === undefined ? undefined : hashPeerToken(message.token);
+    const verdict = claims.verdict(room, peerId, tokenHash, performance.now());
+    if (verdict === 'taken') {
+      return { ok: false, error: { code: 'peer-id-taken', message: `peer id ${peerId} of room ${room} belongs to another client (it joined with another token); pick another id` } };
+    }
+    if (!quota.mayEnter(connection.address, room)) {
+      return { ok: false, error: { code: 'too-many-rooms', message: `connections from your address are in ${quota.roomsOf(connection.address)} rooms, the limit per address` } };
+    }
+    const holder = verdict === 'owner' ? claims.holder(room, peerId) : undefined;
+    if (holder !== undefined && holder !== connection) replace(holder);
+    const outcome = rooms.join(room, peerId, connection);
+    if (!outcome.ok) return { ok: false, error: { code: outcome.code, message: joinRefusal(outcome.code, room, peerId) } };
+    if (tokenHash !== undefined) claims.bind(room, peerId, tokenHash, connection.address, connection);
+    quota.enter(connection.address, room);
+    connection.membership = { room, peerId };
+    return { ok: true, others: outcome.others };
+  }
+
+  /** The owner of `holder`'s id came back on another connection: the old one leaves and is told why. */
+  function replace(holder: Connection): void {
+    const membership = holder.membership;
+    log.info(`${label(holder)} replaced by a new connection with the same token`);
+    leaveRoom(holder);
+    if (membership === undefined) return;
+    send(holder, { type: 'error', code: 'peer-id-replaced', message: `a newer connection with this client's token took peer id ${membership.peerId} of room ${membership.room}` });
+    holder.socket.close(1008, 'peer-id-replaced');
+  }
+
   function leaveRoom(connection: Connection): void {
     const membership = connection.membership;
     if (membership === undefined) return;
     connection.membership = undefined;
+    claims.release(membership.room, membership.peerId, connection, performance.now());
+    quota.leave(connection.address, membership.room);
     for (const other of rooms.leave(membership.room, membership.peerId, connection)) {
       send(other, { type: 'peer-left', peerId: membership.peerId });
     }
@@ -324,6 +430,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   const heartbeat = setInterval(() => {
     const now = performance.now();
+    claims.sweep(now);
     for (const connection of connections) {
       if (now - connection.lastHeardMs > limits.heartbeatTimeoutMs) {
         log.info(`${label(connection)} silent for ${Math.round(now - connection.lastHeardMs)} ms: dropped`);
@@ -367,7 +474,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   return {
     url,
     port,
-    stats: () => ({ connections: connections.size, rooms: rooms.roomCount, peers: rooms.peerCount }),
+    stats: () => ({ connections: connections.size, rooms: rooms.roomCount, peers: rooms.peerCount, claims: claims.size, addresses: quota.addressCount }),
     close: () => (closing ??= shutdown()),
   };
 }

@@ -6,8 +6,18 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { startServer, type RunningServer, type SignalingLogger } from '../signaling/server.js';
-import { DEFAULT_SIGNALING_CLIENT_TIMING, SignalingClient, signalingUrl, type SignalingClientOptions, type WebSocketLike } from '../src/net/signaling-client.js';
+import { startServer, type RunningServer, type SignalingLimits, type SignalingLogger } from '../signaling/server.js';
+import {
+  DEFAULT_SIGNALING_CLIENT_TIMING,
+  newPeerToken,
+  SignalingClient,
+  signalingUrl,
+  storedPeerToken,
+  type SignalingClientOptions,
+  type SignalingStatus,
+  type WebSocketLike,
+} from '../src/net/signaling-client.js';
+import { PEER_TOKEN_PATTERN } from '../src/net/signaling-protocol.js';
 import type { ClientMessage, ServerMessage, SignalingError } from '../src/net/signaling-protocol.js';
 
 const QUIET: SignalingLogger = { info: () => undefined, warn: () => undefined };
@@ -68,14 +78,14 @@ describe('signaling client against the real server', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function serve(port = 0): Promise<RunningServer> {
-    const server = await startServer({ port, host: '127.0.0.1', log: QUIET });
+  async function serve(port = 0, limits: Partial<SignalingLimits> = {}): Promise<RunningServer> {
+    const server = await startServer({ port, host: '127.0.0.1', log: QUIET, limits });
     cleanups.push(() => server.close());
     return server;
   }
 
-  function connect(server: RunningServer, room: string, peerId: string): Observed {
-    const observed = observe({ url: signalingUrl({ protocol: 'http:', host: `127.0.0.1:${server.port}` }), room, peerId, WebSocket, timing: FAST });
+  function connect(server: RunningServer, room: string, peerId: string, extra: Partial<SignalingClientOptions> = {}): Observed {
+    const observed = observe({ url: signalingUrl({ protocol: 'http:', host: `127.0.0.1:${server.port}` }), room, peerId, WebSocket, timing: FAST, ...extra });
     cleanups.push(() => observed.client.close());
     return observed;
   }
@@ -114,15 +124,86 @@ describe('signaling client against the real server', () => {
     expect(second.stats()).toMatchObject({ rooms: 1, peers: 2 });
   });
 
-  it('surfaces duplicate-peer, and keeps retrying until the id is free (a stale connection timing out)', async () => {
-    const server = await serve();
+  it('is refused an id bound to another client (peer-id-taken), and keeps retrying until the binding expires after its holder left', async () => {
+    const server = await serve(0, { claimRetentionMs: 300 });
     const holder = connect(server, 'dup', 'same');
     await eventually(() => holder.events.includes('up'), 'the holder to join');
-    const second = connect(server, 'dup', 'same');
-    await eventually(() => second.errors.some((error) => error.code === 'duplicate-peer'), 'duplicate-peer to be surfaced');
+    const second = connect(server, 'dup', 'same'); // its own fresh token
+    await eventually(() => second.errors.some((error) => error.code === 'peer-id-taken'), 'peer-id-taken to be surfaced');
+    expect(second.client.status()).toMatchObject({ state: 'refused', code: 'peer-id-taken' });
+    expect(second.client.status().message).toContain('belongs to another client');
     expect(second.events).toEqual([]);
     holder.client.close();
-    await eventually(() => second.events.includes('up'), 'the second client to get the id once free');
+    const leftAtMs = performance.now();
+    await eventually(() => second.events.includes('up'), 'the second client to get the id once the binding expired', 5_000);
+    expect(performance.now() - leftAtMs).toBeGreaterThanOrEqual(300);
+    expect(second.client.status()).toEqual({ state: 'connected' });
+  });
+
+  it("keeps a reloading tab's id from a raw client that knows the room and the id: refused during the reload and after it, while offers reach only the tab", async () => {
+    const server = await serve();
+    const url = signalUrlOf(server);
+    const token = newPeerToken();
+    const tab = connect(server, 'home', 'victim', { token });
+    const peer = connect(server, 'home', 'b');
+    await eventually(() => tab.peers.has('b') && peer.peers.has('victim'), 'the tab and its peer to see each other');
+
+    // The reload: pagehide closes the client (a leave, then the socket), the new page starts another with the stored token.
+    tab.client.close();
+    await eventually(() => peer.events.includes('left:victim'), 'the peer to see the tab go');
+    const impostor = await rawJoin(url, 'home', 'victim');
+    expect(impostor.refusal).toBe('peer-id-taken');
+
+    const reloaded = connect(server, 'home', 'victim', { token });
+    await eventually(() => reloaded.client.status().state === 'connected' && peer.events.filter((e) => e === 'joined:victim').length === 1, 'the reloaded tab to be back');
+    expect(reloaded.events).toEqual(['up', 'peers:b']);
+    const after = await rawJoin(url, 'home', 'victim');
+    expect(after.refusal).toBe('peer-id-taken');
+
+    peer.client.send('victim', { type: 'offer', sdp: 'meant for the tab' });
+    await eventually(() => reloaded.signals.length === 1, 'the offer to reach the reloaded tab');
+    expect(reloaded.signals).toEqual([{ from: 'b', data: { type: 'offer', sdp: 'meant for the tab' } }]);
+    // In order on the impostor's socket: an offer relayed to it would precede this pong.
+    expect(await after.pingThenReceived()).toEqual(['error', 'pong']);
+    expect([...reloaded.errors, ...peer.errors]).toEqual([]);
+  });
+
+  it('reports connecting, then connected, and on a refusal the reason code and message the server gave', async () => {
+    const server = await serve(0, { maxRoomsPerAddress: 1 });
+    const statuses: SignalingStatus[] = [];
+    const first = connect(server, 'one', 'a');
+    expect(first.client.status()).toEqual({ state: 'connecting' });
+    first.client.onStatusChange((status) => statuses.push(status));
+    await eventually(() => first.client.status().state === 'connected', 'the first client to join');
+    expect(statuses).toEqual([{ state: 'connected' }]);
+    const second = connect(server, 'two', 'b');
+    await eventually(() => second.client.status().state === 'refused', 'the second client to be refused');
+    expect(second.client.status()).toEqual({ state: 'refused', code: 'too-many-rooms', message: 'connections from your address are in 1 rooms, the limit per address' });
+    first.client.close();
+    await eventually(() => second.client.status().state === 'connected', 'the second client to join once the address has a room free');
+  });
+
+  it('reports origin-not-allowed to a page of a foreign origin, which the browser could not tell from an HTTP status', async () => {
+    const server = await serve();
+    class ForeignPageSocket extends WebSocket {
+      constructor(url: string) {
+        super(url, { headers: { Origin: 'https://evil.example' } });
+      }
+    }
+    const foreign = connect(server, 'r', 'p', { WebSocket: ForeignPageSocket });
+    await eventually(() => foreign.client.status().state === 'refused', 'the refusal');
+    expect(foreign.client.status()).toMatchObject({ state: 'refused', code: 'origin-not-allowed' });
+    expect(foreign.client.status().message).toContain('https://evil.example');
+  });
+
+  it('reports unreachable, with the URL, when nothing answers', async () => {
+    const server = await serve();
+    const port = server.port;
+    await server.close();
+    const lonely = observe({ url: `ws://127.0.0.1:${port}/signal`, room: 'r', peerId: 'p', WebSocket, timing: FAST });
+    cleanups.push(() => lonely.client.close());
+    await eventually(() => lonely.client.status().state === 'unreachable', 'unreachable');
+    expect(lonely.client.status().message).toContain(`ws://127.0.0.1:${port}/signal`);
   });
 
   it('leaves the room on close and never comes back', async () => {
@@ -162,6 +243,78 @@ describe('signaling client against the real server', () => {
     a.client.send('b', {});
     await eventually(() => a.errors.length === 3, 'the server to answer the signal to an absent peer');
     expect(a.errors[2]?.code).toBe('unknown-peer');
+  });
+});
+
+function signalUrlOf(server: RunningServer): string {
+  return signalingUrl({ protocol: 'http:', host: `127.0.0.1:${server.port}` });
+}
+
+/** A raw `ws` client that knows a room and a peer id (no token): its join's refusal code, and a way to see what else it got. */
+async function rawJoin(url: string, room: string, peerId: string): Promise<{ refusal: string; pingThenReceived: () => Promise<string[]> }> {
+  const socket = new WebSocket(url);
+  const received: ServerMessage[] = [];
+  const waiters = new Set<() => void>();
+  socket.on('message', (data: Buffer) => {
+    received.push(JSON.parse(data.toString()) as ServerMessage);
+    for (const waiter of [...waiters]) waiter();
+  });
+  const next = (count: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(received)}`)), 3_000);
+      const check = (): void => {
+        if (received.length < count) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+      check();
+    });
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'join', room, peerId }));
+  await next(1);
+  const first = received[0];
+  return {
+    refusal: first?.type === 'error' ? first.code : (first?.type ?? 'nothing'),
+    pingThenReceived: async () => {
+      const before = received.length;
+      socket.send(JSON.stringify({ type: 'ping' }));
+      await next(before + 1);
+      socket.close();
+      return received.map((message) => message.type);
+    },
+  };
+}
+
+describe('peer tokens', () => {
+  it('are 256 random bits in base64url, fresh each time', () => {
+    const token = newPeerToken();
+    expect(token).toMatch(PEER_TOKEN_PATTERN);
+    expect(token).toHaveLength(43);
+    expect(newPeerToken()).not.toBe(token);
+    const bytes = Uint8Array.from({ length: 32 }, (_, i) => i * 8 + 3);
+    expect(newPeerToken((out) => (out.set(bytes), out))).toBe(Buffer.from(bytes).toString('base64url'));
+  });
+
+  it('are kept per node id in the store, so whichever tab runs that node later finds it; a store that throws costs only persistence', () => {
+    const items = new Map<string, string>();
+    const store = { getItem: (key: string) => items.get(key) ?? null, setItem: (key: string, value: string) => void items.set(key, value) };
+    const first = storedPeerToken('node1', store);
+    expect(storedPeerToken('node1', store)).toBe(first);
+    expect(storedPeerToken('node2', store)).not.toBe(first);
+    expect([...items.keys()].sort()).toEqual(['engram-mesh:signaling-token:node1', 'engram-mesh:signaling-token:node2']);
+    items.set('engram-mesh:signaling-token:node1', 'not a token');
+    expect(storedPeerToken('node1', store)).toMatch(PEER_TOKEN_PATTERN);
+    const broken = { getItem: (): string | null => { throw new Error('SecurityError'); }, setItem: () => undefined };
+    expect(storedPeerToken('node1', broken)).toMatch(PEER_TOKEN_PATTERN);
+    expect(storedPeerToken('node1', undefined)).toMatch(PEER_TOKEN_PATTERN);
+  });
+
+  it('must look like one: the client refuses a token the server would refuse, before connecting', () => {
+    const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+    expect(() => new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', token: 'short', WebSocket })).toThrow(/token/);
+    expect(sockets).toEqual([]);
   });
 });
 
@@ -254,7 +407,8 @@ describe('signaling client timing (scripted sockets, fake time)', () => {
     fakeTime();
     const { WebSocket, sockets } = fakeSockets({ answerPings: true });
     const statuses: boolean[] = [];
-    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => 0.5 });
+    const token = 'T'.repeat(22);
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', token, WebSocket, random: () => 0.5 });
     client.on('status', (connected) => statuses.push(connected));
     for (let i = 0; i < 3; i++) {
       sockets[i]?.fail();
@@ -262,13 +416,13 @@ describe('signaling client timing (scripted sockets, fake time)', () => {
     }
     const fourth = sockets[3];
     fourth?.open();
-    expect(fourth?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p' }]);
+    expect(fourth?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p', token }]);
     fourth?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: [] });
     fourth?.fail();
     vi.advanceTimersToNextTimer();
     expect((sockets[4]?.createdAtMs ?? 0) - (fourth?.createdAtMs ?? 0)).toBe(500);
     sockets[4]?.open();
-    expect(sockets[4]?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p' }]);
+    expect(sockets[4]?.sent).toEqual([{ type: 'join', room: 'r', peerId: 'p', token }]);
     expect(statuses).toEqual([true, false]);
     client.close();
   });
@@ -336,6 +490,46 @@ describe('signaling client timing (scripted sockets, fake time)', () => {
       expect(sockets, `joined first: ${joinedFirst}`).toHaveLength(1);
       expect(events, `joined first: ${joinedFirst}`).toEqual(joinedFirst ? ['up', 'down'] : []);
     }
+  });
+
+  it('stops for good once a newer client with its token took its id (peer-id-replaced), and retries other refusals', () => {
+    fakeTime();
+    const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => 0.5 });
+    sockets[0]?.open();
+    sockets[0]?.receive({ type: 'error', code: 'server-full', message: 'full' });
+    expect(client.status()).toEqual({ state: 'refused', code: 'server-full', message: 'full' });
+    vi.advanceTimersByTime(500);
+    expect(sockets).toHaveLength(2);
+    sockets[1]?.open();
+    sockets[1]?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: [] });
+    expect(client.status()).toEqual({ state: 'connected' });
+    sockets[1]?.receive({ type: 'error', code: 'peer-id-replaced', message: 'a newer connection took it' });
+    expect(client.status()).toEqual({ state: 'refused', code: 'peer-id-replaced', message: 'a newer connection took it' });
+    expect(sockets[1]?.readyState).toBe(3);
+    vi.advanceTimersByTime(120_000);
+    expect(sockets).toHaveLength(2);
+    // It sent no leave: the id is not its own any more.
+    expect(sockets[1]?.sent.map((message) => message.type)).toEqual(['join']);
+    client.close();
+  });
+
+  it('says unreachable after a failed attempt, not refused, and connecting again after losing a joined connection', () => {
+    fakeTime();
+    const { WebSocket, sockets } = fakeSockets({ answerPings: true });
+    const client = new SignalingClient({ url: 'ws://x/signal', room: 'r', peerId: 'p', WebSocket, random: () => 0.5 });
+    sockets[0]?.fail();
+    expect(client.status()).toMatchObject({ state: 'unreachable' });
+    vi.advanceTimersByTime(500);
+    sockets[1]?.open();
+    sockets[1]?.receive({ type: 'error', code: 'rate-limited', message: 'slow down' }); // refuses a frame, not the client
+    expect(client.status()).toMatchObject({ state: 'unreachable' });
+    sockets[1]?.receive({ type: 'joined', room: 'r', peerId: 'p', peers: [] });
+    expect(client.status()).toEqual({ state: 'connected' });
+    sockets[1]?.fail();
+    expect(client.status()).toMatchObject({ state: 'unreachable', message: expect.stringContaining('ws://x/signal') });
+    client.close();
+    expect(client.status()).toMatchObject({ state: 'unreachable', message: 'this signaling client was closed' });
   });
 
   it('refuses a room or peer id the server would refuse, before connecting', () => {

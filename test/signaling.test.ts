@@ -23,6 +23,9 @@ import {
   type ClientMessage,
   type ServerMessage,
 } from '../src/net/signaling-protocol.js';
+import { AddressQuota } from '../signaling/address-quota.js';
+import { addressKey, clientAddress } from '../signaling/client-address.js';
+import { hashPeerToken, PeerIdClaims } from '../signaling/peer-claims.js';
 import { RoomRegistry } from '../signaling/rooms.js';
 import { DEFAULT_SIGNALING_LIMITS, startServer, type RunningServer, type SignalingLogger } from '../signaling/server.js';
 import { resolveStaticPath } from '../signaling/static-files.js';
@@ -156,6 +159,22 @@ function rawGet(port: number, target: string, method = 'GET'): Promise<HttpAnswe
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * What the server made of a new WebSocket: 'admitted' (it answers a ping), or the refusal the
+ * page would see — the error frame's code and the close code, e.g. 'origin-not-allowed 1008'.
+ */
+async function admission(url: string, options: WebSocket.ClientOptions = {}): Promise<string> {
+  const probe = await Probe.open(url, options);
+  probe.send({ type: 'ping' });
+  const outcome = await probe.until(
+    () => (probe.of('pong').length > 0 ? 'admitted' : probe.closeCode !== undefined ? `${probe.of('error')[0]?.code ?? 'no-error'} ${probe.closeCode}` : undefined),
+    'a pong or a close',
+    3_000,
+  );
+  await probe.close();
+  return outcome;
 }
 
 /** Two probes joined to `room` as `a` and `b`, each having seen the other. */
@@ -356,6 +375,104 @@ describe('room registry', () => {
   });
 });
 
+describe('peer id claims', () => {
+  const limits = { claimRetentionMs: 1_000, maxReleasedClaims: 3, maxReleasedClaimsPerAddress: 2 };
+  const mine = hashPeerToken('mine'.repeat(6));
+  const theirs = hashPeerToken('theirs'.repeat(4));
+
+  it('gives a bound id to its token only, while held and for the retention after release, then to anyone', () => {
+    const claims = new PeerIdClaims<string>(limits);
+    expect(claims.verdict('r', 'p', undefined, 0)).toBe('unbound');
+    claims.bind('r', 'p', mine, '10.0.0.1', 'first socket');
+    for (const token of [undefined, theirs]) expect(claims.verdict('r', 'p', token, 0)).toBe('taken');
+    expect(claims.verdict('r', 'p', mine, 0)).toBe('owner');
+    expect(claims.verdict('other-room', 'p', theirs, 0)).toBe('unbound');
+    claims.release('r', 'p', 'a stale socket', 10); // not the holder: changes nothing
+    expect(claims.holder('r', 'p')).toBe('first socket');
+    claims.release('r', 'p', 'first socket', 10);
+    expect(claims.holder('r', 'p')).toBeUndefined();
+    expect(claims.verdict('r', 'p', theirs, 1_009)).toBe('taken');
+    expect(claims.verdict('r', 'p', mine, 1_009)).toBe('owner');
+    expect(claims.verdict('r', 'p', theirs, 1_010)).toBe('unbound');
+    expect(claims.size).toBe(0);
+  });
+
+  it('keeps a re-taken binding past the retention of its earlier release', () => {
+    const claims = new PeerIdClaims<string>(limits);
+    claims.bind('r', 'p', mine, 'a', 's1');
+    claims.release('r', 'p', 's1', 0);
+    claims.bind('r', 'p', mine, 'a', 's2');
+    claims.sweep(5_000);
+    expect(claims.verdict('r', 'p', theirs, 5_000)).toBe('taken');
+    expect(claims.releasedCount).toBe(0);
+  });
+
+  it('forgets the oldest released binding of an address past its share, and the oldest overall past the total', () => {
+    const claims = new PeerIdClaims<string>(limits);
+    const bindAndRelease = (peerId: string, address: string, atMs: number): void => {
+      claims.bind('r', peerId, mine, address, peerId);
+      claims.release('r', peerId, peerId, atMs);
+    };
+    claims.bind('r', 'held', mine, 'a', 'held'); // held bindings are never evicted
+    bindAndRelease('a1', 'a', 1);
+    bindAndRelease('a2', 'a', 2);
+    bindAndRelease('a3', 'a', 3); // a's third: a1 goes
+    expect(['a1', 'a2', 'a3'].map((peerId) => claims.verdict('r', peerId, theirs, 3))).toEqual(['unbound', 'taken', 'taken']);
+    bindAndRelease('b1', 'b', 4);
+    bindAndRelease('c1', 'c', 5); // fourth released in all: the oldest, a2, goes
+    expect(['a2', 'a3', 'b1', 'c1', 'held'].map((peerId) => claims.verdict('r', peerId, theirs, 5))).toEqual(['unbound', 'taken', 'taken', 'taken', 'taken']);
+    expect(claims.releasedCount).toBe(3);
+    claims.sweep(1_004); // a3 (3) and b1 (4) are 1 s old
+    expect(claims.releasedCount).toBe(1);
+    expect(claims.size).toBe(2);
+  });
+
+  it('hashes tokens with SHA-256', () => {
+    expect(hashPeerToken('abc').toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+});
+
+describe('client addresses and their shares', () => {
+  it('ignores X-Forwarded-For unless proxies are trusted, then takes the entry the outermost trusted proxy wrote', () => {
+    expect(clientAddress('10.0.0.9', '1.2.3.4', 0)).toBe('10.0.0.9');
+    expect(clientAddress('10.0.0.9', 'spoofed, 1.2.3.4', 1)).toBe('1.2.3.4');
+    expect(clientAddress('10.0.0.9', '6.6.6.6, 1.2.3.4, 10.0.0.8', 2)).toBe('1.2.3.4');
+    expect(clientAddress('10.0.0.9', ['6.6.6.6', '1.2.3.4'], 1)).toBe('1.2.3.4');
+    expect(clientAddress('10.0.0.9', '1.2.3.4', 3)).toBe('1.2.3.4');
+    expect(clientAddress('10.0.0.9', 'not-an-address', 1)).toBe('10.0.0.9');
+    expect(clientAddress('10.0.0.9', undefined, 1)).toBe('10.0.0.9');
+    expect(clientAddress(undefined, undefined, 0)).toBe('?');
+  });
+
+  it('counts IPv4 addresses one by one and IPv6 addresses by /64', () => {
+    expect(addressKey('192.0.2.7')).toBe('192.0.2.7');
+    expect(addressKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(addressKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressKey('2001:db8:1:3::1')).not.toBe(addressKey('2001:db8:1:2::1'));
+  });
+
+  it('bounds each address to its connections and rooms, a room it is already in being always open to it', () => {
+    const quota = new AddressQuota({ maxConnectionsPerAddress: 2, maxRoomsPerAddress: 1 });
+    expect([quota.tryOpen('a'), quota.tryOpen('a'), quota.tryOpen('a'), quota.tryOpen('b')]).toEqual([true, true, false, true]);
+    expect(quota.mayEnter('a', 'r1')).toBe(true);
+    quota.enter('a', 'r1');
+    expect([quota.mayEnter('a', 'r1'), quota.mayEnter('a', 'r2'), quota.mayEnter('b', 'r2')]).toEqual([true, false, true]);
+    quota.enter('a', 'r1');
+    quota.leave('a', 'r1');
+    expect(quota.mayEnter('a', 'r2')).toBe(false); // one connection of a is still in r1
+    quota.leave('a', 'r1');
+    expect(quota.mayEnter('a', 'r2')).toBe(true);
+    quota.close('a');
+    quota.close('a');
+    quota.close('b');
+    expect(quota.addressCount).toBe(0);
+  });
+});
+
 describe('static file resolution', () => {
   it('keeps every path, decoded or not, inside the root', () => {
     const root = '/srv/ui';
@@ -536,33 +653,22 @@ describe('signaling server', () => {
     expect((await rawGet(server.port, '/signal')).status).toBe(426);
   });
 
-  it('lets a page of its own origin, a client without Origin and a listed origin signal, and refuses a foreign page with 403', async () => {
+  it('lets a page of its own origin, a client without Origin and a listed origin signal, and tells a foreign page origin-not-allowed before closing (1008)', async () => {
     const listed = await startServer({ port: 0, host: '127.0.0.1', staticDir, log: recordingLogger(), allowedOrigins: ['https://app.example'] });
-    /** The HTTP status of the upgrade: 101 when it opened. */
-    const upgrade = (target: RunningServer, headers: Record<string, string>) =>
-      new Promise<number>((resolve) => {
-        const socket = new WebSocket(signalUrl(target), { headers });
-        socket.on('open', () => {
-          resolve(101);
-          socket.close();
-        });
-        socket.on('unexpected-response', (_request, response) => {
-          resolve(response.statusCode ?? 0);
-          socket.terminate();
-        });
-        socket.on('error', () => undefined);
-      });
+    const upgrade = (target: RunningServer, headers: Record<string, string>) => admission(signalUrl(target), { headers });
     try {
       const own = `http://127.0.0.1:${server.port}`;
-      expect(await upgrade(server, { Origin: own })).toBe(101);
-      expect(await upgrade(server, {})).toBe(101); // ws sends no Origin unless told to
-      expect(await upgrade(server, { Origin: 'https://evil.example' })).toBe(403);
-      expect(await upgrade(server, { Origin: 'null' })).toBe(403);
+      expect(await upgrade(server, { Origin: own })).toBe('admitted');
+      expect(await upgrade(server, {})).toBe('admitted'); // ws sends no Origin unless told to
+      expect(await upgrade(server, { Origin: 'https://evil.example' })).toBe('origin-not-allowed 1008');
+      expect(await upgrade(server, { Origin: 'null' })).toBe('origin-not-allowed 1008');
       // Same host name, other port: another origin.
-      expect(await upgrade(server, { Origin: `http://127.0.0.1:${server.port + 1}` })).toBe(403);
+      expect(await upgrade(server, { Origin: `http://127.0.0.1:${server.port + 1}` })).toBe('origin-not-allowed 1008');
       expect(log.lines.some((line) => line.includes('origin "https://evil.example" is not allowed'))).toBe(true);
-      expect(await upgrade(listed, { Origin: 'https://app.example' })).toBe(101);
-      expect(await upgrade(listed, { Origin: 'https://other.example' })).toBe(403);
+      expect(await upgrade(listed, { Origin: 'https://app.example' })).toBe('admitted');
+      expect(await upgrade(listed, { Origin: 'https://other.example' })).toBe('origin-not-allowed 1008');
+      // A refused socket is not counted as a connection.
+      await eventually(() => server.stats().connections === 0, 'the probes to be released');
     } finally {
       await listed.close();
     }
@@ -577,6 +683,211 @@ describe('signaling server', () => {
     expect(probe.of('error').map((m) => m.code)).toEqual(['binary-frame', 'bad-json']);
     expect(log.lines.length - before).toBe(2);
     await probe.close();
+  });
+});
+
+describe('signaling server: peer identity', () => {
+  const TOKEN = 'owner-token-0123456789abcdef';
+  const OTHER = 'impostor-token-0123456789ab';
+
+  it('keeps a peer id for the client that joined with its token: a stranger is refused while it holds it, in the gap of a reload and after it, and offers reach only the owner', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger() });
+    try {
+      const owner = await Probe.open(signalUrl(server));
+      owner.send({ type: 'join', room: 'mine', peerId: 'victim', token: TOKEN });
+      await owner.waitFor('joined');
+      const peer = await Probe.open(signalUrl(server));
+      peer.send({ type: 'join', room: 'mine', peerId: 'b' });
+      await peer.waitFor('joined');
+      const stranger = await Probe.open(signalUrl(server));
+      let refusals = 0;
+      /** Each attempt is proven refused by its own refusal message, never by a silence. */
+      const attempt = async (token: string | undefined): Promise<void> => {
+        stranger.send({ type: 'join', room: 'mine', peerId: 'victim', ...(token === undefined ? {} : { token }) });
+        refusals++;
+        await stranger.until(() => (stranger.of('error').length === refusals ? true : undefined), `refusal ${refusals}`, 3_000);
+      };
+      await attempt(undefined);
+      await attempt(OTHER);
+
+      // The reload: the owner's socket goes (after an explicit leave, as on pagehide), and the id is still its own.
+      owner.send({ type: 'leave' });
+      await owner.close();
+      await peer.waitFor('peer-left', (m) => m.peerId === 'victim');
+      await attempt(undefined);
+      await attempt(OTHER);
+      expect(server.stats()).toMatchObject({ peers: 1, claims: 1 });
+
+      const reloaded = await Probe.open(signalUrl(server));
+      reloaded.send({ type: 'join', room: 'mine', peerId: 'victim', token: TOKEN });
+      expect(await reloaded.waitFor('joined')).toEqual({ type: 'joined', room: 'mine', peerId: 'victim', peers: ['b'] });
+      await peer.waitFor('peer-joined', (m) => m.peerId === 'victim');
+      await attempt(undefined);
+      await attempt(OTHER);
+      expect(stranger.of('error').map((m) => m.code)).toEqual(Array(6).fill('peer-id-taken'));
+      expect(stranger.of('joined')).toEqual([]);
+
+      peer.send({ type: 'signal', to: 'victim', data: { type: 'offer', sdp: 'for the owner' } });
+      expect(await reloaded.waitFor('signal')).toEqual({ type: 'signal', from: 'b', data: { type: 'offer', sdp: 'for the owner' } });
+      // Frames are answered in order: a relay to the stranger would precede this pong.
+      stranger.send({ type: 'ping' });
+      await stranger.waitFor('pong');
+      expect(stranger.received.map((m) => m.type)).toEqual([...Array(6).fill('error'), 'pong']);
+      await Promise.all([reloaded.close(), peer.close(), stranger.close()]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("replaces the owner's old connection that the server still holds with its new one, and tells the old one peer-id-replaced", async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger() });
+    try {
+      const old = await Probe.open(signalUrl(server));
+      old.send({ type: 'join', room: 'moving', peerId: 'me', token: TOKEN });
+      await old.waitFor('joined');
+      const peer = await Probe.open(signalUrl(server));
+      peer.send({ type: 'join', room: 'moving', peerId: 'b' });
+      await peer.waitFor('joined');
+      const fresh = await Probe.open(signalUrl(server));
+      fresh.send({ type: 'join', room: 'moving', peerId: 'me', token: TOKEN });
+      expect(await fresh.waitFor('joined')).toMatchObject({ peers: ['b'] });
+      expect((await old.waitFor('error')).code).toBe('peer-id-replaced');
+      expect(await old.waitForClose()).toBe(1008);
+      await peer.waitFor('peer-joined', (m) => m.peerId === 'me');
+      expect(peer.received.map((m) => (m.type === 'peer-left' || m.type === 'peer-joined' ? `${m.type}:${m.peerId}` : m.type))).toEqual(['joined', 'peer-left:me', 'peer-joined:me']);
+      peer.send({ type: 'signal', to: 'me', data: 'to the new one' });
+      expect((await fresh.waitFor('signal')).data).toBe('to the new one');
+      expect(server.stats()).toMatchObject({ connections: 2, peers: 2, claims: 1 });
+      await Promise.all([fresh.close(), peer.close()]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('does not let a tokened join displace a tokenless holder, nor a tokenless join a tokened one', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger() });
+    try {
+      const plain = await Probe.open(signalUrl(server));
+      plain.send({ type: 'join', room: 'mixed', peerId: 'plain' });
+      await plain.waitFor('joined');
+      const bound = await Probe.open(signalUrl(server));
+      bound.send({ type: 'join', room: 'mixed', peerId: 'bound', token: TOKEN });
+      await bound.waitFor('joined');
+      const other = await Probe.open(signalUrl(server));
+      other.send({ type: 'join', room: 'mixed', peerId: 'plain', token: OTHER });
+      expect((await other.waitFor('error')).code).toBe('duplicate-peer');
+      other.send({ type: 'join', room: 'mixed', peerId: 'bound' });
+      expect((await other.waitFor('error', (m) => m.code !== 'duplicate-peer')).code).toBe('peer-id-taken');
+      other.send({ type: 'join', room: 'mixed', peerId: 'bound', token: 'short' });
+      expect((await other.waitFor('error', (m) => m.code === 'bad-message')).message).toContain('join.token');
+      await Promise.all([plain.close(), bound.close(), other.close()]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('forgets a binding claimRetentionMs after its holder left, and not before', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger(), limits: { claimRetentionMs: 200 } });
+    try {
+      const owner = await Probe.open(signalUrl(server));
+      owner.send({ type: 'join', room: 'brief', peerId: 'p', token: TOKEN });
+      await owner.waitFor('joined');
+      const leftAtMs = performance.now();
+      await owner.close();
+      const later = await Probe.open(signalUrl(server));
+      // Retried every 20 ms (within the rate limit) until it succeeds; each refusal before is peer-id-taken.
+      let attempts = 0;
+      const retry = (): void => {
+        attempts++;
+        later.send({ type: 'join', room: 'brief', peerId: 'p', token: OTHER });
+      };
+      retry();
+      await later.until(() => {
+        if (later.of('joined').length > 0) return true;
+        if (later.received.length === attempts) setTimeout(retry, 20);
+        return undefined;
+      }, 'the id to be free', 3_000);
+      expect(performance.now() - leftAtMs).toBeGreaterThanOrEqual(200);
+      expect(later.of('error').every((m) => m.code === 'peer-id-taken')).toBe(true);
+      expect(later.of('error').length).toBeGreaterThanOrEqual(1);
+      await later.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('signaling server: per-address shares', () => {
+  /** A probe connecting from another loopback address (Linux routes all of 127/8 to lo). */
+  const from = (localAddress: string) => ({ localAddress });
+
+  it('refuses a connection past its address share with too-many-connections (1013) while another address still gets in', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger(), limits: { maxConnectionsPerAddress: 2 } });
+    try {
+      const first = await Probe.open(signalUrl(server), from('127.0.0.2'));
+      const second = await Probe.open(signalUrl(server), from('127.0.0.2'));
+      expect(await admission(signalUrl(server), from('127.0.0.2'))).toBe('too-many-connections 1013');
+      expect(await admission(signalUrl(server), from('127.0.0.3'))).toBe('admitted');
+      await first.close();
+      await eventually(() => server.stats().connections === 1, 'the first connection to be released');
+      expect(await admission(signalUrl(server), from('127.0.0.2'))).toBe('admitted');
+      await second.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a room past its address share with too-many-rooms, lets it into a room it is in, and lets another address create rooms', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger(), limits: { maxRoomsPerAddress: 2 } });
+    try {
+      const probes = await Promise.all([1, 2, 3].map(() => Probe.open(signalUrl(server), from('127.0.0.4'))));
+      const [p1, p2, p3] = probes as [Probe, Probe, Probe];
+      p1.send({ type: 'join', room: 'r1', peerId: 'p1' });
+      p2.send({ type: 'join', room: 'r2', peerId: 'p2' });
+      await Promise.all([p1.waitFor('joined'), p2.waitFor('joined')]);
+      p3.send({ type: 'join', room: 'r3', peerId: 'p3' });
+      const refusal = await p3.waitFor('error');
+      expect(refusal.code).toBe('too-many-rooms');
+      expect(refusal.message).toContain('2 rooms');
+      p3.send({ type: 'join', room: 'r1', peerId: 'p3' });
+      await p3.waitFor('joined');
+      expect(await admission(signalUrl(server), from('127.0.0.5'))).toBe('admitted');
+      const elsewhere = await Probe.open(signalUrl(server), from('127.0.0.5'));
+      elsewhere.send({ type: 'join', room: 'r3', peerId: 'e' });
+      await elsewhere.waitFor('joined');
+      expect(server.stats()).toMatchObject({ rooms: 3, peers: 4, addresses: 2 });
+      await Promise.all([...probes, elsewhere].map((probe) => probe.close()));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('counts X-Forwarded-For addresses only behind trusted proxies', async () => {
+    const headers = (address: string) => ({ headers: { 'X-Forwarded-For': `203.0.113.66, ${address}` } });
+    const untrusting = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger(), limits: { maxConnectionsPerAddress: 1 } });
+    const proxied = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger(), limits: { maxConnectionsPerAddress: 1 }, trustedProxies: 1 });
+    try {
+      const held = await Probe.open(signalUrl(untrusting), headers('198.51.100.1'));
+      expect(await admission(signalUrl(untrusting), headers('198.51.100.2'))).toBe('too-many-connections 1013');
+      const viaProxy = await Probe.open(signalUrl(proxied), headers('198.51.100.1'));
+      expect(await admission(signalUrl(proxied), headers('198.51.100.2'))).toBe('admitted');
+      // The client-written entry on the left is not what is counted.
+      expect(await admission(signalUrl(proxied), { headers: { 'X-Forwarded-For': '198.51.100.9, 198.51.100.1' } })).toBe('too-many-connections 1013');
+      await Promise.all([held.close(), viaProxy.close()]);
+    } finally {
+      await Promise.all([untrusting.close(), proxied.close()]);
+    }
+  });
+
+  it('tells a connection past the global cap server-full (1013)', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', log: recordingLogger(), limits: { maxConnections: 1 } });
+    try {
+      const only = await Probe.open(signalUrl(server), from('127.0.0.6'));
+      expect(await admission(signalUrl(server), from('127.0.0.7'))).toBe('server-full 1013');
+      await only.close();
+    } finally {
+      await server.close();
+    }
   });
 });
 
@@ -618,7 +929,7 @@ describe('signaling server limits', () => {
       await p2.waitFor('joined');
       p3.send({ type: 'join', room: 'r3', peerId: 'p3' });
       expect((await p3.waitFor('error')).code).toBe('server-full');
-      expect(server.stats()).toEqual({ connections: 4, rooms: 2, peers: 3 });
+      expect(server.stats()).toEqual({ connections: 4, rooms: 2, peers: 3, claims: 0, addresses: 1 });
       await Promise.all(probes.map((probe) => probe.close()));
     } finally {
       await server.close();
@@ -847,6 +1158,21 @@ describe('signaling/main.ts', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('port must be an integer');
     expect(stderr).toContain('usage:');
+  });
+
+  it('refuses a limit that is not a positive integer with exit code 2, and documents every limit flag with its default', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/main.ts', '--port', '0', '--max-rooms-per-address', '0'], {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(2);
+    expect(stderr).toContain('--max-rooms-per-address must be a positive integer');
+    expect(stderr).toContain('--max-connections-per-address N');
+    expect(stderr).toContain(`(default: ${DEFAULT_SIGNALING_LIMITS.maxRoomsPerAddress})`);
+    expect(stderr).toContain('--trusted-proxies N');
   });
 
   it('refuses an allowed origin that is not scheme://host[:port] with exit code 2', async () => {

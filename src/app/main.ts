@@ -7,7 +7,7 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { EngramNode } from '../core/node.js';
 import { ROOM_PATTERN } from '../net/signaling-protocol.js';
-import { SignalingClient, signalingUrl } from '../net/signaling-client.js';
+import { SignalingClient, signalingUrl, storedPeerToken } from '../net/signaling-client.js';
 import { WebRtcTransport } from '../net/webrtc-transport.js';
 import { databaseName, IndexedDbStorage } from '../store/indexeddb-storage.js';
 import { browserIdentityEnvironment, claimNodeId } from '../store/node-identity.js';
@@ -49,6 +49,7 @@ async function boot(): Promise<PageHandle> {
     url: signalingUrl(window.location),
     room: config.room,
     peerId: nodeId,
+    token: storedPeerToken(nodeId), // localStorage, per node id: the token travels with the replica to whichever tab runs it
     onError: (error) => console.warn(`signaling: ${error.code}: ${error.message}`),
   });
   // The client may join before the page handle exists: track its status from the start.

@@ -8,7 +8,7 @@ import type { HealProgress, HealReport } from '../core/heal.js';
 import type { Conflict } from '../core/merge.js';
 import type { EngramNode, RecallQuery, RecallResult, Resolution } from '../core/node.js';
 import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Visibility } from '../core/types.js';
-import type { SignalingClient } from '../net/signaling-client.js';
+import type { SignalingClient, SignalingStatus } from '../net/signaling-client.js';
 import type { WebRtcTransport } from '../net/webrtc-transport.js';
 import type { EngramEvent, EngramHandle, HealStatus, LinkInfo } from '../ui/engram-handle.js';
 import type { FaultTransport } from './fault-transport.js';
@@ -83,6 +83,10 @@ export class PageHandle implements EngramHandle {
       this.signalingUp = connected;
       this.emit({ kind: 'signaling', detail: connected });
     });
+    // A refusal or an unreachable server changes what the page should say without changing 'connected'.
+    signaling.onStatusChange((status) => {
+      if (status.state !== 'connected') this.emit({ kind: 'signaling', detail: status });
+    });
   }
 
   /** Resolves once the write is durable, with the version it made (its dot: what a history checker tracks). */
@@ -139,6 +143,11 @@ export class PageHandle implements EngramHandle {
 
   signalingConnected(): boolean {
     return this.signalingUp;
+  }
+
+  /** The signaling client's status: connected, connecting, refused (with the server's reason code) or unreachable. */
+  signalingStatus(): SignalingStatus {
+    return this.signaling.status();
   }
 
   now(): number {

@@ -12,6 +12,11 @@ export const SIGNAL_PATH = '/signal';
 export const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Peer ids are chosen by tabs (random ids, possibly `host:port`-like): bounded, no spaces or quotes. */
 export const PEER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+/**
+ * A peer token: the credential that makes a peer id the sender's (see JoinMessage.token).
+ * base64url; at least 22 characters, i.e. 128 random bits, so it cannot be guessed online.
+ */
+export const PEER_TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
 /** Largest relayed signal payload (its compact JSON, UTF-8). An SDP offer is 2-6 KB; 64 KiB is ample. */
 export const MAX_SIGNAL_DATA_BYTES = 64 * 1024;
@@ -24,6 +29,15 @@ export interface JoinMessage {
   readonly type: 'join';
   readonly room: string;
   readonly peerId: string;
+  /**
+   * The joiner's credential for `peerId`. The first join of an id with a token binds the id to
+   * that token; while the binding lasts (the holder is connected, and for a while after it
+   * left), only a join with the same token gets the id, and such a join replaces a connection
+   * of the same token that still holds it (a reload whose old socket the server has not seen
+   * close). A join without a token is accepted only for an id nobody holds or has bound, and
+   * binds nothing: anyone can take such an id once it is free.
+   */
+  readonly token?: string;
 }
 /** Relays `data` (a simple-peer signal object) to the peer `to` of the sender's room. */
 export interface SignalToMessage {
@@ -93,14 +107,44 @@ export const SIGNALING_ERROR_CODES = [
   'not-joined',
   /** `signal` to a peer that is not (or no longer) in the room. Normal when a peer just left. */
   'unknown-peer',
-  /** Another connection holds this peer id in the room: pick a new id (or wait for a stale one to time out). */
+  /** Another connection that joined without a token holds this peer id in the room: pick a new id (or wait for it to leave). */
   'duplicate-peer',
+  /** The peer id is bound to another token (held now, or released recently): only its owner can take it. */
+  'peer-id-taken',
+  /** Another connection proved it owns this connection's peer id (the same token) and took it: this one is out. */
+  'peer-id-replaced',
   /** The room has reached its peer limit. */
   'room-full',
   /** The server has reached its room or connection limit. */
   'server-full',
+  /** The client's address has reached its share of connections. */
+  'too-many-connections',
+  /** The client's address is in as many rooms as it may be. */
+  'too-many-rooms',
+  /** The page's web origin may not use this server (see the server's --allow-origin). */
+  'origin-not-allowed',
 ] as const;
 export type SignalingErrorCode = (typeof SIGNALING_ERROR_CODES)[number];
+
+/**
+ * The codes that refuse a connection or a join (the rest refuse one frame): a client that gets
+ * one is not in its room, and a page can tell its user why.
+ */
+export const REFUSAL_CODES = [
+  'origin-not-allowed',
+  'server-full',
+  'too-many-connections',
+  'too-many-rooms',
+  'room-full',
+  'peer-id-taken',
+  'duplicate-peer',
+  'peer-id-replaced',
+] as const satisfies readonly SignalingErrorCode[];
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+export function isRefusalCode(code: SignalingErrorCode): code is RefusalCode {
+  return (REFUSAL_CODES as readonly string[]).includes(code);
+}
 
 /** Why a frame was refused: the same code and message the server sends back in an error frame. */
 export interface SignalingError {
@@ -132,7 +176,10 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
         return fail('bad-message', 'join.room must be 1-64 characters of A-Z a-z 0-9 _ -');
       }
       if (!isPeerId(peerId)) return fail('bad-message', 'join.peerId must be 1-128 characters of A-Z a-z 0-9 _ . : -');
-      return ok({ type: 'join', room, peerId });
+      const token = fields.token;
+      if (token === undefined) return ok({ type: 'join', room, peerId });
+      if (!isPeerToken(token)) return fail('bad-message', 'join.token must be 22-128 characters of A-Z a-z 0-9 _ -');
+      return ok({ type: 'join', room, peerId, token });
     }
     case 'signal': {
       const to = fields.to;
@@ -191,6 +238,10 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
 
 export function isPeerId(value: unknown): value is string {
   return typeof value === 'string' && PEER_ID_PATTERN.test(value);
+}
+
+export function isPeerToken(value: unknown): value is string {
+  return typeof value === 'string' && PEER_TOKEN_PATTERN.test(value);
 }
 
 export function isErrorCode(value: unknown): value is SignalingErrorCode {

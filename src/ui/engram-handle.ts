@@ -65,6 +65,14 @@ export interface EngramHandle {
   healStatus(): HealStatus;
   signalingConnected(): boolean;
   /**
+   * Where this tab stands with the signaling server, and why when it is not in its room:
+   * 'refused' carries the server's reason code ('origin-not-allowed', 'server-full',
+   * 'too-many-connections', 'too-many-rooms', 'room-full', 'peer-id-taken', 'duplicate-peer',
+   * 'peer-id-replaced') and a sentence to show; 'unreachable' a sentence. Changes are announced
+   * as 'signaling' events. Optional: a handle without it only says connected or not.
+   */
+  signalingStatus?(): { state: 'connected' | 'connecting' | 'refused' | 'unreachable'; code?: string; message?: string };
+  /**
    * The node's scheduler clock (ms), on which Member.lastHeardAt and stateChangedAt are measured.
    * Optional: without it the UI assumes the browser scheduler's clock, performance.now().
    */
