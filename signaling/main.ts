@@ -1,19 +1,25 @@
 /**
  * Command line entry of the signaling server:
- *   tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...] [limits]
+ *   tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...] [--tls-cert F --tls-key F] [limits]
  * Limits (--max-*, --claim-retention-s, --trusted-proxies) override DEFAULT_SIGNALING_LIMITS; see --help.
  * Port from --port, else the PORT environment variable, else 8787 (0 = any free port).
  * Origins from --allow-origin (repeatable), else ENGRAM_ALLOWED_ORIGINS (comma separated).
+ * TLS from --tls-cert/--tls-key, else ENGRAM_TLS_CERT/ENGRAM_TLS_KEY (PEM files): https + wss.
  * Stops gracefully on SIGINT/SIGTERM (clients see a 1001 close and reconnect elsewhere).
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SIGNALING_LIMITS, startServer, type SignalingLimits } from './server.js';
 
 const DEFAULT_PORT = 8787;
-const USAGE = `usage: tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...] [limits]
+const USAGE = `usage: tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...] [--tls-cert FILE --tls-key FILE] [limits]
   --port N          TCP port (default: $PORT or ${DEFAULT_PORT}; 0 = any free port)
-  --host H          interface to listen on (default: all)
+  --host H          interface to listen on: 0.0.0.0 for every IPv4 one (other machines of the LAN),
+                    127.0.0.1 for this machine only (default: all, IPv4 and IPv6)
+  --tls-cert FILE   certificate (PEM) to serve https and wss with; needs --tls-key
+                    (default: $ENGRAM_TLS_CERT)
+  --tls-key FILE    its private key (PEM) (default: $ENGRAM_TLS_KEY)
   --static DIR      directory of the built UI (default: dist/ at the repository root)
   --allow-origin O  a web origin (https://app.example) whose pages may signal here, besides this
                     server's own; repeatable; '*' allows any (default: $ENGRAM_ALLOWED_ORIGINS)
@@ -45,6 +51,7 @@ interface CliOptions {
   allowedOrigins?: string[];
   trustedProxies?: number;
   limits?: Partial<SignalingLimits>;
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** Reads the command line. */
@@ -58,6 +65,8 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | { usageE
         host: { type: 'string' },
         static: { type: 'string' },
         'allow-origin': { type: 'string', multiple: true },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         'trusted-proxies': { type: 'string' },
         ...Object.fromEntries(LIMIT_FLAGS.map(([flag]) => [flag, { type: 'string' as const }])),
@@ -84,10 +93,23 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions | { usageE
   }
   const proxiesText = flagValues['trusted-proxies'];
   if (proxiesText !== undefined && !/^\d+$/.test(proxiesText)) return { usageError: `--trusted-proxies must be an integer >= 0, got ${JSON.stringify(proxiesText)}` };
+  // An empty variable is an unset one (`ENGRAM_TLS_CERT= npm start` turns TLS off).
+  const tlsCert = values['tls-cert'] ?? (env.ENGRAM_TLS_CERT || undefined);
+  const tlsKey = values['tls-key'] ?? (env.ENGRAM_TLS_KEY || undefined);
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) return { usageError: 'TLS needs both a certificate (--tls-cert) and its key (--tls-key)' };
+  let tls: CliOptions['tls'];
+  if (tlsCert !== undefined && tlsKey !== undefined) {
+    try {
+      tls = { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) };
+    } catch (error) {
+      return { usageError: `cannot read the TLS files: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
   return {
     port,
     ...(proxiesText !== undefined && { trustedProxies: Number(proxiesText) }),
     ...(Object.keys(limits).length > 0 && { limits }),
+    ...(tls !== undefined && { tls }),
     ...(values.host !== undefined && { host: values.host }),
     ...(values.static !== undefined && { staticDir: resolve(values.static) }),
     ...(origins.length > 0 && { allowedOrigins: origins }),
@@ -116,6 +138,11 @@ async function main(): Promise<void> {
   }
   const server = await startServer(options);
   console.log(`Engram Mesh running at ${server.url}`);
+  // Another device on the LAN needs one of these, not localhost.
+  for (const url of server.urls.slice(1)) console.log(`  on the network: ${url}`);
+  if (options.tls === undefined && server.urls.length > 1) {
+    console.log('  (over plain http another device is not a secure context: see "LAN and https" in the README)');
+  }
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {

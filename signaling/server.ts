@@ -15,7 +15,8 @@
  * from the page, which could then only say "cannot connect".
  */
 import { existsSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,7 @@ import {
 import { AddressQuota } from './address-quota.js';
 import { addressKey, clientAddress } from './client-address.js';
 import { hashPeerToken, PeerIdClaims } from './peer-claims.js';
+import { listenUrls } from './listen-urls.js';
 import { RoomRegistry } from './rooms.js';
 import { sendText, serveStatic } from './static-files.js';
 import { TokenBucket } from './token-bucket.js';
@@ -126,6 +128,11 @@ export interface StartServerOptions {
    * Per-address caps then count the address the outermost trusted proxy saw.
    */
   trustedProxies?: number;
+  /**
+   * A certificate and its private key (PEM): the UI is then served over https and signaling over
+   * wss. Pages on plain http from another machine are not secure contexts (see README, "LAN").
+   */
+  tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export interface ServerStats {
@@ -141,6 +148,8 @@ export interface ServerStats {
 export interface RunningServer {
   /** The URL to open in a browser, e.g. http://localhost:8787/. */
   readonly url: string;
+  /** Every URL it answers on: `url`, then one per LAN address when bound to all interfaces. */
+  readonly urls: readonly string[];
   readonly port: number;
   stats(): ServerStats;
   /** Closes every client connection (1001), stops listening, and resolves when all is released. */
@@ -180,13 +189,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
 
-  const httpServer: Server = createServer((request, response) => {
+  const onRequest: RequestListener = (request, response) => {
     handleHttp(request, response).catch((error: unknown) => {
       log.warn(`http ${request.method ?? '?'} ${(request.url ?? '?').slice(0, 200)} failed: ${describeError(error)}`);
       if (!response.headersSent) sendText(response, 500, 'internal error');
       else response.destroy();
     });
-  });
+  };
+  // The same handlers either way: the upgrade to wss happens on the TLS server's 'upgrade' event.
+  const httpServer: Server =
+    options.tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest);
   // perMessageDeflate off: compression would let a small frame inflate past every size check.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes, perMessageDeflate: false });
 
@@ -447,7 +459,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error;
   });
   const port = boundPort(httpServer);
-  const url = `http://${displayHost(options.host)}:${port}/`;
+  const scheme = options.tls === undefined ? 'http' : 'https';
+  const url = `${scheme}://${displayHost(options.host)}:${port}/`;
+  const urls = [url, ...listenUrls(scheme, options.host, port).filter((other) => other !== url)];
   if (!existsSync(join(staticDir, 'index.html'))) {
     log.warn(`no built UI in ${staticDir} (build it first); serving signaling and /healthz only`);
   }
@@ -473,6 +487,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   return {
     url,
+    urls,
     port,
     stats: () => ({ connections: connections.size, rooms: rooms.roomCount, peers: rooms.peerCount, claims: claims.size, addresses: quota.addressCount }),
     close: () => (closing ??= shutdown()),

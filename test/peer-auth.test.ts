@@ -12,17 +12,19 @@ import {
   type AuthFrame,
   type AuthTranscript,
   type PeerAuthErrorCode,
+  type RoomKey,
 } from '../src/net/peer-auth.js';
+import { availableRoomKeyImplementation, constantTimeEqual, roomKeyFromBytes, type RoomKeyImplementation } from '../src/net/room-key.js';
 
 const FP_A = ['sha-256 AA:AA:AA:AA'];
 const FP_B = ['sha-256 BB:BB:BB:BB'];
 const FP_MITM_1 = ['sha-256 11:11:11:11'];
 const FP_MITM_2 = ['sha-256 22:22:22:22'];
 
-let roomKey: CryptoKey;
-let otherSecretKey: CryptoKey;
-let otherRoomKey: CryptoKey;
-let noSecretKey: CryptoKey;
+let roomKey: RoomKey;
+let otherSecretKey: RoomKey;
+let otherRoomKey: RoomKey;
+let noSecretKey: RoomKey;
 
 beforeAll(async () => {
   [roomKey, otherSecretKey, otherRoomKey, noSecretKey] = await Promise.all([
@@ -68,7 +70,7 @@ interface Side {
 }
 
 /** A handshake whose frames go through the real codec to `deliver`, one network hop later, in order. */
-function side(selfId: string, peerId: string, key: Promise<CryptoKey>, deliver: (frame: AuthFrame) => void): Side {
+function side(selfId: string, peerId: string, key: Promise<RoomKey>, deliver: (frame: AuthFrame) => void): Side {
   const outcomes: Outcome[] = [];
   const handshake = new PeerHandshake({
     key,
@@ -99,8 +101,8 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
 
 /** Two peers shake hands; each sees its own and the other's fingerprints as given. */
 async function shakeHands(options: {
-  keyA: CryptoKey;
-  keyB: CryptoKey;
+  keyA: RoomKey;
+  keyB: RoomKey;
   aSeesB?: readonly string[];
   bSeesA?: readonly string[];
   /** b starts, and its hello reaches a, before a starts. */
@@ -236,8 +238,105 @@ describe('the handshake between two peers', () => {
   });
 });
 
+describe('the room key where WebCrypto is missing (a page on plain http)', () => {
+  const implementations: readonly RoomKeyImplementation[] = ['webcrypto', 'noble'];
+  const transcript: AuthTranscript = {
+    proverId: 'alice',
+    verifierId: 'bob',
+    proverNonce: new Uint8Array(32).fill(1),
+    verifierNonce: new Uint8Array(32).fill(2),
+    proverFingerprints: FP_A,
+    verifierFingerprints: FP_B,
+  };
+  const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+
+  it('derives, in both implementations, the keys of the protocol as WebCrypto alone did before (pinned proofs)', async () => {
+    // Computed with the WebCrypto-only implementation this module replaced: the wire is unchanged.
+    const pinned: [string, string | undefined, string][] = [
+      ['room', 'correct horse', 'ce7e0177222be17e75a0276b75babda06ba30f6c948e5dc4ffb43cf3aca995cf'],
+      ['room', undefined, '7edfe005b8b590844378eb820f692d58f71fb9445ea890af2893573aafb6f1f8'],
+      ['garden', 'pässwörd 🔑', 'dd072646d4455400420a85f214fd2a28260f9a7b28e9cdc8a974e25a090b10e0'],
+    ];
+    for (const implementation of implementations) {
+      for (const [room, secret, proof] of pinned) {
+        const key = await deriveRoomKey(room, secret, implementation);
+        expect(key.implementation).toBe(implementation);
+        expect(hex(await createProof(key, transcript))).toBe(proof);
+      }
+    }
+  });
+
+  it('signs the same bytes in both implementations, and each verifies the other\'s MAC (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 }), async (raw, message) => {
+        const [webCrypto, noble] = await Promise.all(implementations.map((implementation) => roomKeyFromBytes(raw, implementation)));
+        if (webCrypto === undefined || noble === undefined) throw new Error('no key');
+        const [macOfWebCrypto, macOfNoble] = await Promise.all([webCrypto.sign(message), noble.sign(message)]);
+        expect(hex(macOfNoble)).toBe(hex(macOfWebCrypto));
+        expect(await noble.verify(message, macOfWebCrypto)).toBe(true);
+        expect(await webCrypto.verify(message, macOfNoble)).toBe(true);
+        const forged = macOfNoble.slice();
+        const flipped = message.length % forged.length;
+        forged[flipped] = (forged[flipped] ?? 0) ^ 1;
+        expect(await noble.verify(message, forged)).toBe(false);
+        expect(await webCrypto.verify(message, forged)).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('derives the same key from any room name and secret in both implementations (property)', async () => {
+    // Each run is a 100k-iteration PBKDF2 twice (~0.2 s): few runs, unicode included.
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 12, unit: 'grapheme' }), fc.option(fc.string({ maxLength: 24, unit: 'grapheme' }), { nil: undefined }), async (room, secret) => {
+        const [webCrypto, noble] = await Promise.all(implementations.map((implementation) => deriveRoomKey(room, secret, implementation)));
+        if (webCrypto === undefined || noble === undefined) throw new Error('no key');
+        expect(hex(await createProof(noble, transcript))).toBe(hex(await createProof(webCrypto, transcript)));
+      }),
+      { numRuns: 6 },
+    );
+  });
+
+  it('lets a tab with WebCrypto and one without open a link, and refuse each other on different secrets', async () => {
+    const [nobleRoomKey, nobleOtherSecretKey] = await Promise.all([
+      deriveRoomKey('room', 'correct horse', 'noble'),
+      deriveRoomKey('room', 'battery staple', 'noble'),
+    ]);
+    expect(await shakeHands({ keyA: roomKey, keyB: nobleRoomKey })).toEqual({ a: ['open'], b: ['open'] });
+    expect(await shakeHands({ keyA: nobleRoomKey, keyB: roomKey })).toEqual({ a: ['open'], b: ['open'] });
+    const { a, b } = await shakeHands({ keyA: roomKey, keyB: nobleOtherSecretKey });
+    expect(refused(a) && refused(b)).toBe(true);
+  });
+
+  it('uses the pure-JS implementation, and completes a handshake, when crypto.subtle is undefined', async () => {
+    const getRandomValues = globalThis.crypto.getRandomValues.bind(globalThis.crypto);
+    vi.stubGlobal('crypto', { getRandomValues });
+    try {
+      expect(globalThis.crypto.subtle).toBeUndefined();
+      expect(availableRoomKeyImplementation()).toBe('noble');
+      const key = await deriveRoomKey('room', 'correct horse');
+      expect(key.implementation).toBe('noble');
+      expect(await shakeHands({ keyA: key, keyB: key })).toEqual({ a: ['open'], b: ['open'] });
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(availableRoomKeyImplementation()).toBe('webcrypto');
+  });
+
+  it('compares MACs by content and length', () => {
+    const mac = new Uint8Array(32).map((_, index) => index);
+    expect(constantTimeEqual(mac, mac.slice())).toBe(true);
+    expect(constantTimeEqual(mac, mac.slice(0, 31))).toBe(false);
+    for (let index = 0; index < mac.length; index++) {
+      const changed = mac.slice();
+      changed[index] = (changed[index] ?? 0) ^ 0x80;
+      expect(constantTimeEqual(mac, changed)).toBe(false);
+    }
+  });
+});
+
 describe('handshake frame order', () => {
-  function lone(key: Promise<CryptoKey> = Promise.resolve(roomKey)): Side & { sent: AuthFrame[] } {
+  function lone(key: Promise<RoomKey> = Promise.resolve(roomKey)): Side & { sent: AuthFrame[] } {
     const outcomes: Outcome[] = [];
     const sent: AuthFrame[] = [];
     const handshake = new PeerHandshake({

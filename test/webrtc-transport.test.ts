@@ -383,6 +383,8 @@ describe('the room secret', () => {
     for (const [peer, otherId] of [[alice, 'bob'], [bob, 'alice']] as const) {
       expect(peer.authFailures.map((failure) => failure.peerId)).toEqual([otherId]);
       expect(['bad-proof', 'rejected']).toContain(peer.authFailures[0]?.error.code);
+      // Either way the link tells the person why, in a form a UI can act on.
+      expect(peer.transport.links().find((link) => link.peerId === otherId)?.lastErrorCode).toBe('wrong-secret');
     }
     expect(linkState(alice, 'bob')).toBe('failed');
     expect(alice.transport.stats().authFailures).toBe(1);

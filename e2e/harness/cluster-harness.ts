@@ -170,17 +170,14 @@ export class BrowserCluster {
   }
 
   private async launchNode(index: number, profileDir: string, keepId: string | undefined): Promise<{ browser: BrowserContext; page: Page; id: string }> {
-    const origin = new URL(this.url).origin;
     const namespaced = this.network?.nodes[index];
     const browser = await chromium.launchPersistentContext(profileDir, {
       executablePath: namespaced?.chromiumWrapper ?? CHROMIUM_PATH,
       headless: true,
-      args: [
-        ...CHROMIUM_ARGS,
-        // Over the bridge the page is plain http on a non-localhost address, which is not a
-        // secure context: no crypto.subtle (peer auth) and no Web Locks (node identity).
-        ...(namespaced ? [`--unsafely-treat-insecure-origin-as-secure=${origin}`] : []),
-      ],
+      // Over the bridge the page is plain http on a non-loopback address, so not a secure context
+      // (no crypto.subtle, no Web Locks), as on a real LAN: no flag pretends otherwise, and the
+      // app must (and does) work there. e2e/lan.spec.ts asserts it.
+      args: CHROMIUM_ARGS,
       viewport: { width: 1200, height: 900 },
     });
     if (keepId !== undefined) {

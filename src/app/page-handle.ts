@@ -27,6 +27,8 @@ export interface Faults {
 
 export class PageHandle implements EngramHandle {
   readonly id: NodeId;
+  /** See EngramHandle.secureContext: false on plain http from a non-loopback address. */
+  readonly secureContext: boolean = globalThis.isSecureContext;
   readonly faults: Faults;
   private readonly listeners = new Set<(event: EngramEvent) => void>();
   private activeHeal: HealProgress | undefined;
@@ -134,6 +136,7 @@ export class PageHandle implements EngramHandle {
       bytesOut: link.bytesOut,
       reconnects: link.reconnects,
       ...(link.lastError ? { lastError: link.lastError } : {}),
+      ...(link.lastErrorCode ? { lastErrorCode: link.lastErrorCode } : {}),
     }));
   }
 

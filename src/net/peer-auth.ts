@@ -20,21 +20,18 @@
  * Without a secret the key is derived from the room name alone: the handshake still runs, so
  * the framing is the same, but it proves nothing — anyone who knows the room name (including
  * the signaling server) can complete it.
+ *
+ * The key and the HMAC come from room-key.ts: WebCrypto in a secure context, pure JS elsewhere
+ * (a page on plain http), with the same bytes on the wire, so the two kinds of tab interoperate.
  */
 import { ByteWriter } from '../core/bytes.js';
 import { AUTH_NONCE_BYTES, AUTH_PROOF_BYTES, type ChannelFrame } from './framing.js';
+import type { RoomKey } from './room-key.js';
+
+export { deriveRoomKey, type RoomKey } from './room-key.js';
 
 /** Domain separation: a proof for this protocol is never valid for anything else. */
 const TRANSCRIPT_LABEL = 'engram-auth-v1';
-const KEY_SALT_PREFIX = 'engram-room-key-v1\u0000';
-/**
- * OWASP's 2023 figure for PBKDF2-HMAC-SHA256 is 600k; 100k (~50 ms once per page load) keeps
- * start-up quick while making an offline guess of a weak secret from an intercepted handshake
- * 100,000 times dearer. Part of the protocol: both sides must use the same number.
- */
-const PBKDF2_ITERATIONS = 100_000;
-
-const textEncoder = new TextEncoder();
 
 export type AuthFrame = Extract<ChannelFrame, { kind: 'hello' | 'proof' | 'accept' | 'reject' }>;
 
@@ -47,7 +44,7 @@ export type PeerAuthErrorCode =
   | 'unexpected-frame'
   /** An SDP carried no DTLS fingerprint, so there is nothing to bind the proof to. */
   | 'no-fingerprint'
-  /** WebCrypto is missing (e.g. a page served over plain http) or failed. */
+  /** The key derivation or an HMAC failed (neither implementation of room-key.ts could run). */
   | 'crypto-failed';
 
 export class PeerAuthError extends Error {
@@ -59,19 +56,6 @@ export class PeerAuthError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/** The HMAC key of a room: PBKDF2 of the secret, salted with the room name. */
-export async function deriveRoomKey(room: string, secret: string | undefined): Promise<CryptoKey> {
-  const subtle = globalThis.crypto.subtle;
-  const password = await subtle.importKey('raw', textEncoder.encode(secret ?? ''), 'PBKDF2', false, ['deriveKey']);
-  return subtle.deriveKey(
-    { name: 'PBKDF2', hash: 'SHA-256', salt: textEncoder.encode(KEY_SALT_PREFIX + room), iterations: PBKDF2_ITERATIONS },
-    password,
-    { name: 'HMAC', hash: 'SHA-256', length: 256 },
-    false,
-    ['sign', 'verify'],
-  );
 }
 
 export function newNonce(): Uint8Array {
@@ -120,18 +104,18 @@ export function transcriptBytes(transcript: AuthTranscript): Uint8Array<ArrayBuf
   return new Uint8Array(writer.finish());
 }
 
-export async function createProof(key: CryptoKey, transcript: AuthTranscript): Promise<Uint8Array> {
-  return new Uint8Array(await globalThis.crypto.subtle.sign('HMAC', key, transcriptBytes(transcript)));
+export function createProof(key: RoomKey, transcript: AuthTranscript): Promise<Uint8Array> {
+  return key.sign(transcriptBytes(transcript));
 }
 
-/** Constant-time comparison (WebCrypto's verify). */
-export async function verifyProof(key: CryptoKey, transcript: AuthTranscript, proof: Uint8Array): Promise<boolean> {
+/** Compared in constant time (see RoomKey.verify). */
+export async function verifyProof(key: RoomKey, transcript: AuthTranscript, proof: Uint8Array): Promise<boolean> {
   if (proof.length !== AUTH_PROOF_BYTES) return false;
-  return globalThis.crypto.subtle.verify('HMAC', key, new Uint8Array(proof), transcriptBytes(transcript));
+  return key.verify(transcriptBytes(transcript), proof);
 }
 
 export interface PeerHandshakeOptions {
-  readonly key: Promise<CryptoKey>;
+  readonly key: Promise<RoomKey>;
   readonly selfId: string;
   readonly peerId: string;
   /** Puts one handshake frame on the channel, in call order. */
@@ -283,14 +267,14 @@ export class PeerHandshake {
   }
 
   private step(
-    run: (key: CryptoKey, fingerprints: { local: readonly string[]; remote: readonly string[] }) => Promise<void>,
+    run: (key: RoomKey, fingerprints: { local: readonly string[]; remote: readonly string[] }) => Promise<void>,
   ): void {
     this.steps = this.steps.then(async () => {
       if (this.currentState !== 'running' || this.fingerprints === undefined) return;
       try {
         await run(await this.options.key, this.fingerprints);
       } catch (cause) {
-        this.fail(new PeerAuthError('crypto-failed', 'WebCrypto failed during the handshake', { cause }));
+        this.fail(new PeerAuthError('crypto-failed', 'the key derivation or HMAC failed during the handshake', { cause }));
       }
     });
   }

@@ -32,7 +32,7 @@ import { DecodeError } from '../core/errors.js';
 import type { Lane, Random, Scheduler, TimerHandle, Transport } from '../core/ports.js';
 import type { NodeId } from '../core/types.js';
 import { MESSAGE_ID_LIMIT, Reassembler, chunkMessage, decodeFrame, encodeFrame, type ChannelFrame } from './framing.js';
-import { PeerAuthError, PeerHandshake, deriveRoomKey, dtlsFingerprints } from './peer-auth.js';
+import { PeerAuthError, PeerHandshake, deriveRoomKey, dtlsFingerprints, type RoomKey } from './peer-auth.js';
 import type { Signaler } from './signaler.js';
 
 const KEEPALIVE_FRAME = encodeFrame({ kind: 'keepalive' });
@@ -126,6 +126,28 @@ export interface LinkInfo {
   readonly bytesOut: number;
   /** Why the last connection to this peer ended, when it ended on an error. */
   readonly lastError: string | undefined;
+  /** The kind of that error, for a UI that says what to do about it. */
+  readonly lastErrorCode: LinkErrorCode | undefined;
+}
+
+export type LinkErrorCode =
+  /**
+   * The peer's proof did not check out, or it refused ours: the two hold different room secrets
+   * (or one has none), or someone in the middle substituted the DTLS certificates.
+   */
+  | 'wrong-secret'
+  /** The handshake broke for another reason: frames out of order, an SDP without fingerprint, the crypto failed. */
+  | 'auth-failed'
+  /** The connection did not open in time, went silent, or its channel failed. */
+  | 'network'
+  /** This environment cannot make a WebRTC connection at all. */
+  | 'no-webrtc'
+  /** Our own message handler threw on a message from this peer. */
+  | 'handler-threw';
+
+/** What a failed handshake means to the person looking at the link. */
+export function linkErrorCodeOf(error: PeerAuthError): LinkErrorCode {
+  return error.code === 'bad-proof' || error.code === 'rejected' ? 'wrong-secret' : 'auth-failed';
 }
 
 export interface WebRtcTransportEvents {
@@ -193,6 +215,7 @@ interface Connection {
   /** We told the peer it is refused: close only once that has had time to arrive. */
   rejectSent: boolean;
   lastError: string | undefined;
+  lastErrorCode: LinkErrorCode | undefined;
 }
 
 interface PeerLink {
@@ -210,6 +233,7 @@ interface PeerLink {
   bytesIn: number;
   bytesOut: number;
   lastError: string | undefined;
+  lastErrorCode: LinkErrorCode | undefined;
 }
 
 export class WebRtcTransport implements Transport {
@@ -217,7 +241,7 @@ export class WebRtcTransport implements Transport {
   private readonly signaler: Signaler;
   private readonly scheduler: Scheduler;
   private readonly random: Random;
-  private readonly key: Promise<CryptoKey>;
+  private readonly key: Promise<RoomKey>;
   private readonly peerLinks = new Map<string, PeerLink>();
   /** Peers that failed authentication, with the time until which they are ignored. */
   private readonly authBlockedUntilMs = new Map<string, number>();
@@ -303,6 +327,7 @@ export class WebRtcTransport implements Transport {
       bytesIn: link.bytesIn,
       bytesOut: link.bytesOut,
       lastError: link.lastError,
+      lastErrorCode: link.lastErrorCode,
     }));
   }
 
@@ -416,6 +441,7 @@ export class WebRtcTransport implements Transport {
     } catch (error) {
       // No WebRTC in this environment: retrying will not help, but the backoff keeps it cheap.
       link.lastError = errorMessage(error);
+      link.lastErrorCode = 'no-webrtc';
       this.setState(link, 'failed');
       this.scheduleAttempt(link, this.retryDelayMs(link.failedAttempts));
       link.failedAttempts++;
@@ -446,6 +472,7 @@ export class WebRtcTransport implements Transport {
       stopDrainEvents: undefined,
       rejectSent: false,
       lastError: undefined,
+      lastErrorCode: undefined,
     };
     link.connection = connection;
     link.connectionsMade++;
@@ -496,6 +523,8 @@ export class WebRtcTransport implements Transport {
     link.lastSession = connection.session;
     link.lastError =
       reason === 'timeout' ? 'the connection did not open in time' : reason === 'silent' ? `nothing heard for ${this.config.silentReplaceMs} ms: replaced` : connection.lastError;
+    link.lastErrorCode =
+      reason === 'timeout' || reason === 'silent' ? 'network' : connection.lastErrorCode ?? (connection.lastError === undefined ? undefined : 'network');
     if (reason === 'silent') this.counters.silentReplacements++;
     if (reason === 'replaced' || reason === 'shutdown' || this.closed) return;
     if (!link.inRoom) {
@@ -638,6 +667,7 @@ export class WebRtcTransport implements Transport {
     if (connection.phase === 'ended') return;
     this.counters.authFailures++;
     connection.lastError = `authentication failed: ${error.message}`;
+    connection.lastErrorCode = linkErrorCodeOf(error);
     this.authBlockedUntilMs.set(link.peerId, this.scheduler.now() + this.config.authFailureBackoffMs);
     for (const listener of [...this.listeners['auth-failed']]) listener(link.peerId, error);
     this.endConnection(link, connection, 'auth-failed');
@@ -694,6 +724,7 @@ export class WebRtcTransport implements Transport {
       // an uncaught error and could leave this connection's state half-updated. Keep it visible.
       this.counters.dropped['handler-threw']++;
       link.lastError = `the message handler threw: ${errorMessage(error)}`;
+      link.lastErrorCode = 'handler-threw';
     }
   }
 
@@ -794,6 +825,7 @@ export class WebRtcTransport implements Transport {
         bytesIn: 0,
         bytesOut: 0,
         lastError: undefined,
+        lastErrorCode: undefined,
       };
       this.peerLinks.set(peerId, link);
       this.emitLink(peerId, 'connecting');

@@ -20,7 +20,15 @@ export interface LinkInfo {
   readonly reconnects?: number;
   /** Why the last connection to this peer ended, when it ended on an error. */
   readonly lastError?: string;
+  /**
+   * The kind of that error: 'wrong-secret' (the peer holds another room secret, or none),
+   * 'auth-failed' (the handshake broke otherwise), 'network' (did not open in time, went
+   * silent, channel failed), 'no-webrtc', 'handler-threw'.
+   */
+  readonly lastErrorCode?: LinkErrorCode;
 }
+
+export type LinkErrorCode = 'wrong-secret' | 'auth-failed' | 'network' | 'no-webrtc' | 'handler-threw';
 
 export type EngramEventKind =
   | 'membership'
@@ -49,6 +57,12 @@ export interface HealStatus {
 export interface EngramHandle {
   readonly id: NodeId;
   readonly room: string;
+  /**
+   * Whether the page is a secure context (https or localhost). Over plain http from another
+   * address it is not: the page still works (peer authentication falls back to pure JS), but
+   * its code can be altered in transit, so a room secret protects less. Absent: unknown.
+   */
+  readonly secureContext?: boolean;
   remember(input: { content: string; tags?: string[]; confidence?: number; id?: MemoryId }): Promise<{ id: MemoryId }>;
   recall(query: { text?: string; tags?: string[]; limit?: number }): Promise<RecallResult>;
   forget(id: MemoryId): Promise<void>;
