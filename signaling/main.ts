@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Command line entry of the signaling server:
  *   tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...]
@@ -10,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { startServer } from './server.js';
 
 const DEFAULT_PORT = 8787;
-const USAGE = `usage: tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...]
+const USAGE = `usage: engram-signaling [--port N] [--host H] [--static DIR] [--allow-origin O ...]
   --port N          TCP port (default: $PORT or ${DEFAULT_PORT}; 0 = any free port)
   --host H          interface to listen on (default: all)
   --static DIR      directory of the built UI (default: dist/ at the repository root)
