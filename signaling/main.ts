@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Command line entry of the signaling server:
  *   tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...] [--tls-cert F --tls-key F] [limits]
@@ -13,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SIGNALING_LIMITS, startServer, type SignalingLimits } from './server.js';
 
 const DEFAULT_PORT = 8787;
-const USAGE = `usage: tsx signaling/main.ts [--port N] [--host H] [--static DIR] [--allow-origin O ...] [--tls-cert FILE --tls-key FILE] [limits]
+const USAGE = `usage: engram-signaling [--port N] [--host H] [--static DIR] [--allow-origin O ...] [--tls-cert FILE --tls-key FILE] [limits]
   --port N          TCP port (default: $PORT or ${DEFAULT_PORT}; 0 = any free port)
   --host H          interface to listen on: 0.0.0.0 for every IPv4 one (other machines of the LAN),
                     127.0.0.1 for this machine only (default: all, IPv4 and IPv6)

@@ -1,7 +1,7 @@
 /**
  * Seeded random fault schedules for a BrowserCluster, and the runner that plays one against five
  * real browsers while a seeded client workload writes, forgets and recalls on every live node,
- * then heals and has the history checker judge what the clients saw (src/sim/checker.ts).
+ * then heals and has the history checker judge what the clients saw (src/check/checker.ts).
  *
  * `faultSchedule(seed, options)` is pure: the same seed and options give the same steps, so a
  * failing schedule is replayed with `ENGRAM_FAULT_SEED=<seed>`. Each client's choices (what to

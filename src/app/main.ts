@@ -1,24 +1,17 @@
 /**
- * The tab as a node: identity from sessionStorage, memories in IndexedDB, peers through the
- * signaling server, data over authenticated WebRTC data channels, and the Lit UI on top.
+ * The page of this repository's app: reads the room from the URL, opens the tab's node with the
+ * package's own `openBrowserNode`, exposes it as `window.engram` and mounts the Lit console.
+ * It uses only the package's public entry points (src/index.ts = `engram-mesh`, src/ui/index.ts
+ * = `engram-mesh/ui`), as any other app would.
  * URL: ?room=NAME (default "lobby"), #SECRET (the room secret; the fragment never reaches the
  * server), optional ?ice=<JSON array of RTCIceServer> for STUN/TURN across networks.
  */
-import SimplePeer from 'simple-peer/simplepeer.min.js';
-import { EngramNode } from '../core/node.js';
-import { ROOM_PATTERN } from '../net/signaling-protocol.js';
-import { SignalingClient, signalingUrl, storedPeerToken } from '../net/signaling-client.js';
-import { WebRtcTransport } from '../net/webrtc-transport.js';
-import { databaseName, IndexedDbStorage } from '../store/indexeddb-storage.js';
-import { browserIdentityEnvironment, claimNodeId } from '../store/node-identity.js';
-import '../ui/engram-app.js';
-import { FaultTransport } from './fault-transport.js';
-import { PageHandle } from './page-handle.js';
-import { browserScheduler, CryptoRandom } from './platform.js';
+import { openBrowserNode, ROOM_PATTERN, signalingUrl, type BrowserNode } from '../index.js';
+import '../ui/index.js';
 
 declare global {
   interface Window {
-    engram?: PageHandle;
+    engram?: BrowserNode;
     engramError?: string;
   }
 }
@@ -40,44 +33,15 @@ export function readPageConfig(location: Location): PageConfig {
   return { room, secret: secret.length > 0 ? secret : undefined, iceServers };
 }
 
-async function boot(): Promise<PageHandle> {
+async function boot(): Promise<BrowserNode> {
   const config = readPageConfig(window.location);
-  const identity = await claimNodeId(browserIdentityEnvironment());
-  const nodeId = identity.nodeId;
-  const storage = await IndexedDbStorage.open(databaseName(config.room, nodeId));
-  const signaling = new SignalingClient({
-    url: signalingUrl(window.location),
-    room: config.room,
-    peerId: nodeId,
-    token: storedPeerToken(nodeId), // localStorage, per node id: the token travels with the replica to whichever tab runs it
-    onError: (error) => console.warn(`signaling: ${error.code}: ${error.message}`),
-  });
-  // The client may join before the page handle exists: track its status from the start.
-  const signalingStatus = { connected: false };
-  signaling.on('status', (connected) => (signalingStatus.connected = connected));
-  const random = new CryptoRandom();
-  const rtc = new WebRtcTransport({
-    signaler: signaling,
+  const handle = await openBrowserNode({
     room: config.room,
     ...(config.secret ? { secret: config.secret } : {}),
-    SimplePeer,
+    signalingUrl: signalingUrl(window.location),
     iceServers: config.iceServers,
-    scheduler: browserScheduler,
-    random,
   });
-  const transport = new FaultTransport(rtc, browserScheduler, () => random.next());
-  const node = await EngramNode.open({ id: nodeId, transport, storage, scheduler: browserScheduler, random });
-  node.start([]);
-  // Peers come from the signaling server; a peer is contacted once its authenticated link is open.
-  rtc.on('link', (peer, state) => {
-    if (state === 'open') node.addPeers([peer]);
-  });
-  const handle = new PageHandle(config.room, node, rtc, transport, signaling, signalingStatus);
-  window.addEventListener('pagehide', () => {
-    void handle.leave();
-    signaling.close();
-    identity.release();
-  });
+  window.addEventListener('pagehide', () => void handle.close());
   return handle;
 }
 
@@ -85,7 +49,7 @@ boot().then(
   (handle) => {
     window.engram = handle;
     const app = document.querySelector('engram-app') ?? document.body.appendChild(document.createElement('engram-app'));
-    (app as HTMLElement & { handle?: PageHandle }).handle = handle;
+    (app as HTMLElement & { handle?: BrowserNode }).handle = handle;
     document.documentElement.dataset.engramReady = 'true';
   },
   (error: unknown) => {

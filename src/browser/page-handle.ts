@@ -1,12 +1,13 @@
 /**
- * `window.engram`: the running node of this tab, as users' own tests and the UI drive it.
- * The same calls as the core node (remember, recall, get, forget, members, visibility,
- * conflicts, resolve, merkleRoot) plus `faults` for soft partitions. Kept stable: it is
- * documented in the README and Playwright suites depend on it.
+ * The running node of a tab, as `openBrowserNode` returns it and the app exposes it as
+ * `window.engram`: the same calls as the core node (remember, recall, get, forget, members,
+ * visibility, conflicts, resolve, merkleRoot), `on(event, listener)`, `faults` for soft
+ * partitions, and `close()`. Kept stable: it is documented in the README, and Playwright suites
+ * and the package's partition harness depend on it.
  */
 import type { HealProgress, HealReport } from '../core/heal.js';
 import type { Conflict } from '../core/merge.js';
-import type { EngramNode, RecallQuery, RecallResult, Resolution } from '../core/node.js';
+import type { EngramEvents, EngramNode, RecallQuery, RecallResult, Resolution } from '../core/node.js';
 import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Visibility } from '../core/types.js';
 import type { SignalingClient, SignalingStatus } from '../net/signaling-client.js';
 import type { WebRtcTransport } from '../net/webrtc-transport.js';
@@ -25,6 +26,19 @@ export interface Faults {
   blocked(): NodeId[];
 }
 
+/** What `on(kind, …)` hands its listener, by event kind. */
+export interface BrowserNodeEvents {
+  membership: EngramEvents['membership'];
+  visibility: EngramEvents['visibility'];
+  conflict: EngramEvents['conflict'];
+  write: EngramEvents['write'];
+  'heal-progress': EngramEvents['heal-progress'];
+  heal: EngramEvents['heal'];
+  link: { peer: NodeId; state: LinkInfo['state'] };
+  /** Whether the signaling server is connected. */
+  signaling: boolean;
+}
+
 export class PageHandle implements EngramHandle {
   readonly id: NodeId;
   /** See EngramHandle.secureContext: false on plain http from a non-loopback address. */
@@ -39,6 +53,7 @@ export class PageHandle implements EngramHandle {
   private readonly healTotals = { sessions: 0, recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
   /** Times (performance.now) at which a member went from alive to suspect or dead, for false-suspicion counts. */
   private readonly suspicionTimes: number[] = [];
+  private closing: Promise<void> | undefined;
 
   constructor(
     readonly room: string,
@@ -47,6 +62,8 @@ export class PageHandle implements EngramHandle {
     private readonly faultTransport: FaultTransport,
     private readonly signaling: SignalingClient,
     signalingStatus: { connected: boolean },
+    /** Releases what the node ran on (connections, signaling, storage, identity), after it left. */
+    private readonly releaseResources: () => void = () => undefined,
   ) {
     this.signalingUp = signalingStatus.connected;
     this.id = node.id;
@@ -202,9 +219,28 @@ export class PageHandle implements EngramHandle {
     return [...this.node.stats().clockBytes.entries()];
   }
 
-  /** Leaves the cluster explicitly (also done on page hide). */
+  /** One kind of event, with its detail typed; returns unsubscribe. `subscribe` hears every kind. */
+  on<K extends keyof BrowserNodeEvents>(kind: K, listener: (detail: BrowserNodeEvents[K]) => void): () => void {
+    return this.subscribe((event) => {
+      if (event.kind === kind) listener(event.detail as BrowserNodeEvents[K]);
+    });
+  }
+
+  /** Leaves the cluster explicitly (peers stop counting this node at once), then stops the node. */
   leave(): Promise<void> {
     return this.node.leave();
+  }
+
+  /**
+   * Leaves the cluster, then ends every connection, closes the signaling client and the store,
+   * and gives up the node id. Idempotent; the handle answers no calls that need the node after it.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.node.leave().finally(() => {
+      this.listeners.clear();
+      this.releaseResources();
+    });
+    return this.closing;
   }
 
   private emit(event: EngramEvent): void {

@@ -1,0 +1,122 @@
+/**
+ * A browser tab as a running Engram node, in one call: the tab's node id, its memories in
+ * IndexedDB, peers found through a signaling server, data over authenticated WebRTC data
+ * channels, and each peer handed to the node once its link is open. This is what the app in
+ * this repository runs on (src/app/main.ts) and what `import { openBrowserNode } from
+ * 'engram-mesh'` gives other apps.
+ */
+import SimplePeer from 'simple-peer/simplepeer.min.js';
+import type { EngramConfig } from '../core/config.js';
+import { EngramError } from '../core/errors.js';
+import { EngramNode } from '../core/node.js';
+import type { NodeId } from '../core/types.js';
+import { SignalingClient, signalingUrl as sameOriginSignalingUrl, storedPeerToken } from '../net/signaling-client.js';
+import { ROOM_PATTERN } from '../net/signaling-protocol.js';
+import { WebRtcTransport } from '../net/webrtc-transport.js';
+import { databaseName, IndexedDbStorage } from '../store/indexeddb-storage.js';
+import { browserIdentityEnvironment, claimNodeId, type NodeIdentity } from '../store/node-identity.js';
+import { FaultTransport } from './fault-transport.js';
+import { PageHandle } from './page-handle.js';
+import { browserScheduler, CryptoRandom } from './platform.js';
+
+/** The running node `openBrowserNode` resolves to (the same object the app exposes as `window.engram`). */
+export type BrowserNode = PageHandle;
+
+export interface BrowserNodeOptions {
+  /** The room to join: 1-64 characters of A-Z a-z 0-9 _ -. Only tabs in the same room form a cluster. */
+  readonly room: string;
+  /**
+   * The room secret. Peers prove to each other that they know it before any data flows, so
+   * neither the signaling server nor a stranger who knows the room name can join or read.
+   * Without it, anyone who knows the room name can join.
+   */
+  readonly secret?: string;
+  /**
+   * The signaling server's WebSocket URL, e.g. `wss://signal.example/signal`. Default: `/signal`
+   * on the page's own origin (where `engram-signaling --static DIR` serves the app).
+   */
+  readonly signalingUrl?: string;
+  /** STUN/TURN servers for peers on other networks; tabs on one host or LAN need none. */
+  readonly iceServers?: RTCIceServer[];
+  /** Overrides of the node's tunables (periods, timeouts, fan-outs); see `DEFAULT_CONFIG`. */
+  readonly config?: Partial<EngramConfig>;
+  /** Where signaling problems are reported; console.warn by default. The client reconnects by itself. */
+  readonly onSignalingError?: (error: { code: string; message: string }) => void;
+}
+
+/**
+ * Opens this tab's node and joins the room. Resolves once the node runs (it finds its peers
+ * afterwards: watch `visibility()` or `on('membership', …)`); rejects with
+ * `EngramError('invalid-argument')` for a bad room or URL, or with the storage's error.
+ */
+export async function openBrowserNode(options: BrowserNodeOptions): Promise<BrowserNode> {
+  if (!ROOM_PATTERN.test(options.room)) {
+    throw new EngramError('invalid-argument', `room must be 1-64 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(options.room)}`);
+  }
+  const url = options.signalingUrl ?? sameOriginSignalingUrl(window.location);
+  if (!/^wss?:\/\//.test(url)) throw new EngramError('invalid-argument', `signalingUrl must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+
+  // ---- The identity claim: which node this tab is. One call, so another policy can replace it. ----
+  const identity = await claimTabIdentity(options.room);
+  const nodeId: NodeId = identity.nodeId;
+
+  const opened: { close(): void }[] = [];
+  try {
+    const storage = await IndexedDbStorage.open(databaseName(options.room, nodeId));
+    opened.push(storage);
+    const signaling = new SignalingClient({
+      url,
+      room: options.room,
+      peerId: nodeId,
+      token: storedPeerToken(nodeId), // localStorage, per node id: the token travels with the replica to whichever tab runs it
+      onError: options.onSignalingError ?? ((error) => console.warn(`signaling: ${error.code}: ${error.message}`)),
+    });
+    opened.push(signaling);
+    // The client may join before the handle exists: track its status from the start.
+    const signalingStatus = { connected: false };
+    signaling.on('status', (connected) => (signalingStatus.connected = connected));
+    const random = new CryptoRandom();
+    const rtc = new WebRtcTransport({
+      signaler: signaling,
+      room: options.room,
+      ...(options.secret ? { secret: options.secret } : {}),
+      SimplePeer,
+      iceServers: options.iceServers ?? [],
+      scheduler: browserScheduler,
+      random,
+    });
+    opened.unshift(rtc);
+    // Soft faults (window.engram.faults, the partition harness's soft mode) sit between node and network.
+    const transport = new FaultTransport(rtc, browserScheduler, () => random.next());
+    const node = await EngramNode.open({
+      id: nodeId,
+      transport,
+      storage,
+      scheduler: browserScheduler,
+      random,
+      ...(options.config ? { config: options.config } : {}),
+    });
+    node.start([]);
+    // Peers come from the signaling server; a peer is contacted once its authenticated link is
+    // open. Without this the node never learns of anyone and stays at 1 of 1.
+    rtc.on('link', (peer, state) => {
+      if (state === 'open') node.addPeers([peer]);
+    });
+    return new PageHandle(options.room, node, rtc, transport, signaling, signalingStatus, () => {
+      for (const resource of opened) resource.close();
+      identity.release();
+    });
+  } catch (error) {
+    for (const resource of opened.reverse()) resource.close();
+    identity.release();
+    throw error;
+  }
+}
+
+/**
+ * Which node this tab runs as: the id kept in sessionStorage (so a reload is the same node with
+ * the same store) unless another live tab holds it (a duplicated tab gets a fresh one).
+ */
+function claimTabIdentity(_room: string): Promise<NodeIdentity> {
+  return claimNodeId(browserIdentityEnvironment());
+}
