@@ -20,6 +20,26 @@ export interface LinkInfo {
   readonly reconnects?: number;
   /** Why the last connection to this peer ended, when it ended on an error. */
   readonly lastError?: string;
+  /** Why, as a code the UI can explain: 'wrong-secret' | 'auth-failed' | 'network' | … (absent: read lastError). */
+  readonly lastErrorCode?: string;
+}
+
+/** Whether this tab's memories are safely on disk. */
+export interface StorageStatus {
+  readonly state: 'ok' | 'full' | 'lost' | 'failed';
+  /** navigator.storage.persisted(): true when the browser will not evict the data under pressure. */
+  readonly persisted: boolean | undefined;
+  readonly usageBytes?: number;
+  readonly quotaBytes?: number;
+  readonly message?: string;
+}
+
+/** The signaling connection, with the server's reason when it refused this tab. */
+export interface SignalingStatus {
+  readonly state: 'connected' | 'connecting' | 'refused' | 'unreachable';
+  /** e.g. 'origin-not-allowed', 'server-full', 'peer-id-taken'. */
+  readonly code?: string;
+  readonly message?: string;
 }
 
 export type EngramEventKind =
@@ -30,7 +50,8 @@ export type EngramEventKind =
   | 'link'
   | 'heal-progress'
   | 'heal'
-  | 'signaling';
+  | 'signaling'
+  | 'storage';
 
 /** A hint that something changed; the UI re-reads what it shows rather than trusting `detail`. */
 export interface EngramEvent {
@@ -69,4 +90,10 @@ export interface EngramHandle {
    * Optional: without it the UI assumes the browser scheduler's clock, performance.now().
    */
   now?(): number;
+  /** Optional: the storage adapter's health; without it the UI says nothing about storage. */
+  storageStatus?(): StorageStatus;
+  /** Optional: the signaling connection with its reason; without it the UI reads signalingConnected(). */
+  signalingStatus?(): SignalingStatus;
+  /** Optional: window.isSecureContext of the page; false on a plain-http LAN page. */
+  readonly secureContext?: boolean;
 }
