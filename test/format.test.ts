@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount } from '../src/ui/format.js';
+import { formatBytes, formatCount, formatRelativeTime, toEpochMs } from '../src/ui/format.js';
 
 describe('UI number formats', () => {
   it('counts get thousands separators, whatever the page locale', () => {
@@ -11,5 +11,25 @@ describe('UI number formats', () => {
   it('bytes use binary units with one decimal', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(2_875_878)).toBe('2.7 MiB');
+  });
+});
+
+describe('UI times', () => {
+  const origin = 1_764_662_400_000; // 2025-12-02T08:00:00Z, a page's performance.timeOrigin
+
+  it('a wall-clock timestamp is kept as it is; a performance.now() one is offset by the time origin', () => {
+    expect(toEpochMs(1_764_662_512_345, origin)).toBe(1_764_662_512_345);
+    expect(toEpochMs(12_345.5, origin)).toBe(origin + 12_345.5);
+    expect(toEpochMs(0, origin)).toBe(origin);
+  });
+
+  it('relative times read in the unit a person would say', () => {
+    const now = origin + 10 * 86_400_000;
+    expect(formatRelativeTime(now - 3_000, now)).toBe('just now');
+    expect(formatRelativeTime(now + 60_000, now)).toBe('just now');
+    expect(formatRelativeTime(now - 45_000, now)).toBe('45 s ago');
+    expect(formatRelativeTime(now - 2 * 60_000, now)).toBe('2 min ago');
+    expect(formatRelativeTime(now - 3 * 3_600_000, now)).toBe('3 h ago');
+    expect(formatRelativeTime(now - 4 * 86_400_000, now)).toBe('4 days ago');
   });
 });

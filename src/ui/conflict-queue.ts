@@ -10,6 +10,7 @@ import { dotKey } from '../core/vector-clock.js';
 import type { EngramHandle } from './engram-handle.js';
 import { errorMessage, formatFactor } from './format.js';
 import { panel } from './theme.js';
+import { timeAgo } from './time-ago.js';
 
 export class ConflictQueue extends LitElement {
   static override properties = {
@@ -51,8 +52,7 @@ export class ConflictQueue extends LitElement {
       }
       .siblings {
         display: grid;
-        grid-auto-columns: minmax(0, 1fr);
-        grid-auto-flow: column;
+        grid-template-columns: repeat(auto-fit, minmax(min(100%, 180px), 1fr));
         gap: 8px;
       }
       .sibling {
@@ -86,12 +86,12 @@ export class ConflictQueue extends LitElement {
 
   override render() {
     return html`
-      <div class="panel">
-        <h2>Conflicts <span class="count" data-testid="conflict-count">${this.conflicts.length} to review</span></h2>
+      <section class="panel" aria-labelledby="conflicts-title">
+        <h2 id="conflicts-title">Conflicts <span class="count" data-testid="conflict-count">${this.conflicts.length} to review</span></h2>
         ${this.conflicts.length === 0
           ? html`<p class="empty">No conflicts: every memory has one clear version.</p>`
           : this.conflicts.map((conflict) => this.renderConflict(conflict))}
-      </div>
+      </section>
     `;
   }
 
@@ -126,11 +126,12 @@ export class ConflictQueue extends LitElement {
         <div class="content">${sibling.deleted ? html`<span class="deleted">forgotten</span>` : sibling.content}</div>
         <dl class="facts">
           <dt>confidence</dt><dd>${formatFactor(sibling.confidence)}${shown ? ' (shown)' : ''}</dd>
-          <dt>writer</dt><dd title=${sibling.dot.node}>${sibling.dot.node}</dd>
+          <dt>written by</dt><dd title=${sibling.dot.node}>${sibling.dot.node}</dd>
+          <dt>when</dt><dd>${timeAgo(sibling.writtenAt)}</dd>
           <dt>generation</dt><dd>${sibling.generation}</dd>
           ${sibling.tags.length > 0 ? html`<dt>tags</dt><dd title=${sibling.tags.join(', ')}>${sibling.tags.join(', ')}</dd>` : nothing}
         </dl>
-        <button ?disabled=${busy} @click=${() => this.keep(id, sibling.dot)}>Keep this</button>
+        <button ?disabled=${busy} aria-label="Keep the version written by ${sibling.dot.node}" @click=${() => this.keep(id, sibling.dot)}>Keep this</button>
       </div>
     `;
   }

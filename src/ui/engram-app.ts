@@ -10,8 +10,10 @@
 import { LitElement, css, html, nothing } from 'lit';
 import type { Conflict } from '../core/merge.js';
 import type { Member, Visibility } from '../core/types.js';
-import type { EngramEventKind, EngramHandle, HealStatus, LinkInfo } from './engram-handle.js';
+import type { EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
 import { errorMessage } from './format.js';
+import type { EditMemoryEvent } from './recall-box.js';
+import { describeStatus, type StatusLine } from './status.js';
 import { RenderThrottle } from './render-throttle.js';
 import { palette } from './theme.js';
 import './conflict-queue.js';
@@ -20,6 +22,7 @@ import './member-table.js';
 import './node-header.js';
 import './recall-box.js';
 import './remember-form.js';
+import './status-area.js';
 import './topology-view.js';
 import './visibility-gauge.js';
 
@@ -30,6 +33,7 @@ interface Snapshot {
   readonly links: readonly LinkInfo[];
   readonly heal: HealStatus;
   readonly signalingConnected: boolean;
+  readonly status: readonly StatusLine[];
 }
 
 type RefreshCause = EngramEventKind | 'attach';
@@ -121,6 +125,11 @@ export class EngramApp extends LitElement {
       @media (max-width: 760px) {
         main { grid-template-columns: minmax(0, 1fr); }
       }
+      @media (max-width: 480px) {
+        :host { padding: 8px; }
+        main { gap: 8px; margin-top: 8px; }
+      }
+      engram-status-area { display: block; margin-top: 12px; }
     `,
   ];
 
@@ -151,12 +160,12 @@ export class EngramApp extends LitElement {
       <engram-header
         .nodeId=${handle.id}
         .room=${handle.room}
-        .generation=${snapshot.visibility.generation}
         .signalingConnected=${snapshot.signalingConnected}
         .merkleRoot=${this.merkleRoot}
       ></engram-header>
       ${this.problem ? html`<div class="problem" role="alert">${this.problem}</div>` : nothing}
-      <main>
+      <engram-status-area .lines=${snapshot.status}></engram-status-area>
+      <main @engram-edit=${this.startEdit}>
         <div class="column">
           <engram-visibility-gauge .visibility=${snapshot.visibility}></engram-visibility-gauge>
           <engram-topology .selfId=${handle.id} .members=${snapshot.members} .links=${snapshot.links}></engram-topology>
@@ -179,6 +188,14 @@ export class EngramApp extends LitElement {
     `;
   }
 
+  /** "Edit" on a recall result: the form takes the memory and is brought into view. */
+  private startEdit(event: EditMemoryEvent): void {
+    const form = this.renderRoot.querySelector('engram-remember-form');
+    if (!form) return;
+    void form.edit(event.detail);
+    form.scrollIntoView({ block: 'nearest' });
+  }
+
   private attach(handle: EngramHandle): void {
     this.detach();
     this.attachedTo = handle;
@@ -199,13 +216,26 @@ export class EngramApp extends LitElement {
     const handle = this.attachedTo;
     if (!handle) return;
     try {
-      this.snapshot = {
-        members: handle.members(),
-        visibility: handle.visibility(),
-        links: handle.links(),
-        heal: handle.healStatus(),
-        signalingConnected: handle.signalingConnected(),
-      };
+      const members = handle.members();
+      const visibility = handle.visibility();
+      const links = handle.links();
+      const heal = handle.healStatus();
+      const signalingConnected = handle.signalingConnected();
+      // Optional parts of the seam: a handle without them still renders, minus their lines.
+      const signaling: SignalingStatus | undefined = handle.signalingStatus?.();
+      const storage: StorageStatus | undefined = handle.storageStatus?.();
+      const status = describeStatus({
+        room: handle.room,
+        signalingConnected,
+        signaling,
+        links,
+        members,
+        visibility,
+        heal,
+        storage,
+        secureContext: handle.secureContext,
+      });
+      this.snapshot = { members, visibility, links, heal, signalingConnected, status };
       this.problem = undefined;
     } catch (error) {
       this.problem = `Cannot read the node: ${errorMessage(error)}`;

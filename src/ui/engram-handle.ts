@@ -28,6 +28,24 @@ export interface LinkInfo {
   readonly lastErrorCode?: LinkErrorCode;
 }
 
+/** Whether this tab's memories are safely on disk. */
+export interface StorageStatus {
+  readonly state: 'ok' | 'full' | 'lost' | 'failed';
+  /** navigator.storage.persisted(): true when the browser will not evict the data under pressure. */
+  readonly persisted: boolean | undefined;
+  readonly usageBytes?: number;
+  readonly quotaBytes?: number;
+  readonly message?: string;
+}
+
+/** The signaling connection, with the server's reason when it refused this tab. */
+export interface SignalingStatus {
+  readonly state: 'connected' | 'connecting' | 'refused' | 'unreachable';
+  /** e.g. 'origin-not-allowed', 'server-full', 'peer-id-taken'. */
+  readonly code?: string;
+  readonly message?: string;
+}
+
 export type LinkErrorCode = 'wrong-secret' | 'auth-failed' | 'network' | 'no-webrtc' | 'handler-threw';
 
 export type EngramEventKind =
@@ -38,7 +56,8 @@ export type EngramEventKind =
   | 'link'
   | 'heal-progress'
   | 'heal'
-  | 'signaling';
+  | 'signaling'
+  | 'storage';
 
 /** A hint that something changed; the UI re-reads what it shows rather than trusting `detail`. */
 export interface EngramEvent {
@@ -85,10 +104,12 @@ export interface EngramHandle {
    * 'peer-id-replaced') and a sentence to show; 'unreachable' a sentence. Changes are announced
    * as 'signaling' events. Optional: a handle without it only says connected or not.
    */
-  signalingStatus?(): { state: 'connected' | 'connecting' | 'refused' | 'unreachable'; code?: string; message?: string };
+  signalingStatus?(): SignalingStatus;
   /**
    * The node's scheduler clock (ms), on which Member.lastHeardAt and stateChangedAt are measured.
    * Optional: without it the UI assumes the browser scheduler's clock, performance.now().
    */
   now?(): number;
+  /** Optional: the storage adapter's health; without it the UI says nothing about storage. */
+  storageStatus?(): StorageStatus;
 }

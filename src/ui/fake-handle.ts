@@ -14,7 +14,7 @@ import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Version, Visibility }
 import { dotKey } from '../core/vector-clock.js';
 import { computeVisibility } from '../core/visibility.js';
 import { WIRE_LIMITS } from '../core/wire.js';
-import type { EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo } from './engram-handle.js';
+import type { EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
 
 export interface FakeHandleOptions {
   readonly id: NodeId;
@@ -27,6 +27,11 @@ export interface FakeHandleOptions {
   readonly signalingConnected?: boolean;
   /** The clock members' lastHeardAt is on. */
   readonly now?: () => number;
+  readonly storage?: StorageStatus;
+  /** Overrides signalingConnected with a state and its reason (e.g. refused, 'origin-not-allowed'). */
+  readonly signalingStatus?: SignalingStatus;
+  /** window.isSecureContext of the page this handle stands for (default true). */
+  readonly secureContext?: boolean;
 }
 
 export class FakeEngramHandle implements EngramHandle {
@@ -41,9 +46,15 @@ export class FakeEngramHandle implements EngramHandle {
   private counter = 0;
   private readonly listeners = new Set<(event: EngramEvent) => void>();
   private readonly clock: () => number;
+  private storage: StorageStatus;
+  private signalingDetail: SignalingStatus | undefined;
+  readonly secureContext: boolean;
 
   constructor(options: FakeHandleOptions) {
     this.id = options.id;
+    this.storage = options.storage ?? { state: 'ok', persisted: true };
+    this.signalingDetail = options.signalingStatus;
+    this.secureContext = options.secureContext ?? true;
     this.room = options.room;
     this.generation = options.generation;
     this.memberList = [...options.members];
@@ -136,7 +147,15 @@ export class FakeEngramHandle implements EngramHandle {
   }
 
   signalingConnected(): boolean {
-    return this.signaling;
+    return this.signalingDetail ? this.signalingDetail.state === 'connected' : this.signaling;
+  }
+
+  signalingStatus(): SignalingStatus {
+    return this.signalingDetail ?? { state: this.signaling ? 'connected' : 'unreachable' };
+  }
+
+  storageStatus(): StorageStatus {
+    return this.storage;
   }
 
   // Scenario controls: each changes what the handle reports and tells subscribers, as a node would.
@@ -164,7 +183,18 @@ export class FakeEngramHandle implements EngramHandle {
 
   setSignalingConnected(connected: boolean): void {
     this.signaling = connected;
+    this.signalingDetail = undefined;
     this.emit('signaling');
+  }
+
+  setSignalingStatus(status: SignalingStatus): void {
+    this.signalingDetail = status;
+    this.emit('signaling');
+  }
+
+  setStorageStatus(status: StorageStatus): void {
+    this.storage = status;
+    this.emit('storage');
   }
 
   setGeneration(generation: number): void {

@@ -51,3 +51,34 @@ export function parseTags(text: string): string[] {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Below this a timestamp cannot be wall-clock epoch ms (it would be before 2001): it is a
+ * performance.now() reading, which the node's versions and heal reports carried before they were
+ * made wall-clock. One rule here, so the UI reads both until every writer has moved.
+ */
+const EPOCH_MS_MIN = 1_000_000_000_000;
+
+/** A store or node timestamp as wall-clock epoch ms: epoch values as they are, performance.now() ones offset by the page's time origin. */
+export function toEpochMs(timestamp: number, timeOrigin: number = performance.timeOrigin): number {
+  return timestamp >= EPOCH_MS_MIN ? timestamp : timeOrigin + timestamp;
+}
+
+/** "just now", "45 s ago", "2 min ago", "3 h ago", "4 days ago"; a time ahead of the clock (another device's) reads "just now". */
+export function formatRelativeTime(epochMs: number, nowEpochMs: number): string {
+  const seconds = Math.round((nowEpochMs - epochMs) / 1000);
+  if (seconds < 10) return 'just now';
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.round(hours / 24)} days ago`;
+}
+
+const FULL_TIME_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** The full local date and time, for a tooltip beside a relative time. */
+export function formatFullTime(epochMs: number): string {
+  return FULL_TIME_FORMAT.format(epochMs);
+}

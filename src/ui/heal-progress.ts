@@ -7,13 +7,15 @@ import type { HealOutcome, HealProgress, HealReport } from '../core/heal.js';
 import type { HealStatus } from './engram-handle.js';
 import { formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
 import { panel } from './theme.js';
+import { timeAgo } from './time-ago.js';
 
 const OUTCOME_TONE: Record<HealOutcome, string> = {
   converged: 'good',
   equal: 'good',
   busy: 'warn',
   diverged: 'bad',
-  aborted: 'bad',
+  // An ordinary partition interrupts heals with peers that went out of reach: not a failure.
+  aborted: 'idle',
   pulled: 'good',
   served: 'good',
 };
@@ -80,8 +82,8 @@ export class HealProgressView extends LitElement {
     const { active, serving, last } = this.status;
     const busy = active !== undefined || serving.length > 0;
     return html`
-      <div class="panel">
-        <h2>Heal ${busy ? html`<span class="badge warn">in progress</span>` : nothing}</h2>
+      <section class="panel" aria-labelledby="heal-title">
+        <h2 id="heal-title">Heal ${busy ? html`<span class="badge warn">in progress</span>` : nothing}</h2>
         ${active
           ? this.renderActive(active)
           : last
@@ -90,7 +92,7 @@ export class HealProgressView extends LitElement {
               ? nothing
               : html`<p class="empty">No heal yet: replicas have not needed one.</p>`}
         ${serving.length > 0 ? this.renderServing(serving) : nothing}
-      </div>
+      </section>
     `;
   }
 
@@ -118,9 +120,9 @@ export class HealProgressView extends LitElement {
             ${formatCount(progress.recordsReceived)}${expected === undefined ? '' : ` / ${formatCount(expected)}`} records received
           </span>
           ${fraction === undefined ? nothing : html`<span class="muted">${formatPercent(fraction)}</span>`}
-          <span class="muted">from <span class="mono">${progress.peer}</span> · phase ${progress.phase}</span>
+          <span class="muted">from <span class="mono">${progress.peer}</span> · step: ${progress.phase}</span>
         </div>
-        <div class="bar ${fraction === undefined ? 'indeterminate' : ''}" role="progressbar" aria-valuemin="0" aria-valuemax="1"
+        <div class="bar ${fraction === undefined ? 'indeterminate' : ''}" role="progressbar" aria-label="heal progress" aria-valuemin="0" aria-valuemax="1"
           aria-valuenow=${fraction ?? nothing}>
           <div style=${fraction === undefined ? '' : `width: ${(fraction * 100).toFixed(1)}%`}></div>
         </div>
@@ -138,8 +140,8 @@ export class HealProgressView extends LitElement {
       <div data-testid="heal-last">
         <div class="line">
           <span class="muted">Last heal</span>
-          <span class="badge ${OUTCOME_TONE[report.outcome]}" data-testid="heal-outcome">${report.outcome}</span>
-          <span class="muted">with <span class="mono">${report.peer}</span> as ${report.role}, took ${formatDuration(report.finishedAt - report.startedAt)}</span>
+          <span class="badge ${OUTCOME_TONE[report.outcome]}" data-testid="heal-outcome">${report.outcome === 'aborted' ? 'interrupted' : report.outcome}</span>
+          <span class="muted">with <span class="mono">${report.peer}</span> as ${report.role}, ${timeAgo(report.finishedAt)}, took ${formatDuration(report.finishedAt - report.startedAt)}</span>
         </div>
         <dl class="figures">
           <dt>received</dt><dd>${formatCount(report.recordsReceived)} records · ${formatBytes(report.bytesReceived)}</dd>

@@ -95,6 +95,36 @@ export class MemberTable extends LitElement {
       }
       tr.self td { background: #f6faff; }
       .unheard { margin: 8px 0 0; font-size: 12px; color: var(--em-muted); }
+      :host { container-type: inline-size; }
+      th { white-space: nowrap; }
+      /* A narrow panel (phones, tablets' two columns): one card per member, each value labelled,
+         instead of columns that do not fit. A container query: the panel's width is what matters. */
+      @container (max-width: 400px) {
+        table, tbody, tr, td { display: block; }
+        thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+        tr {
+          display: grid;
+          grid-template-columns: repeat(3, minmax(0, 1fr));
+          gap: 2px 8px;
+          padding: 6px 0;
+          border-bottom: 1px solid var(--em-faint);
+        }
+        tr:last-child { border-bottom: none; }
+        td { border: none; padding: 0; white-space: normal; }
+        tr.self { background: #f6faff; }
+        tr.self td { background: none; }
+        td.node { grid-column: 1 / -1; }
+        td.num { text-align: left; }
+        td[data-label]::before {
+          content: attr(data-label);
+          display: block;
+          font-size: 10px;
+          color: var(--em-muted);
+          text-transform: uppercase;
+          letter-spacing: 0.04em;
+        }
+        .id { max-width: 100%; }
+      }
     `,
   ];
 
@@ -117,28 +147,32 @@ export class MemberTable extends LitElement {
       (a, b) => Number(b.id === this.selfId) - Number(a.id === this.selfId) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
     return html`
-      <div class="panel">
-        <h2>Members <span class="count">${this.members.length}</span></h2>
+      <section class="panel" aria-labelledby="members-title">
+        <h2 id="members-title">Members <span class="count">${this.members.length}</span></h2>
         <table data-testid="member-table">
           <thead>
-            <tr><th>Node</th><th>State</th><th class="num">Incarnation</th><th class="num">Last heard</th></tr>
+            <tr>
+              <th scope="col">Node</th><th scope="col">State</th>
+              <th scope="col" class="num" title="A member's own counter, raised when it refutes a suspicion of itself">Incarnation</th>
+              <th scope="col" class="num">Last heard</th>
+            </tr>
           </thead>
           <tbody>
             ${rows.map((member) => {
               const isSelf = member.id === this.selfId;
               return html`
                 <tr class=${isSelf ? 'self' : ''} data-member=${member.id} data-state=${member.state}>
-                  <td><span class="id" title=${member.id}>${member.id}</span>${isSelf ? html`<span class="self-mark">this tab</span>` : ''}</td>
-                  <td><span class="badge ${STATE_TONE[member.state]}">${member.state}</span></td>
-                  <td class="num">${member.incarnation}</td>
-                  <td class="num">${isSelf ? '—' : formatAgo(member.lastHeardAt, this.nowMs)}</td>
+                  <td class="node"><span class="id" title=${member.id}>${member.id}</span>${isSelf ? html`<span class="self-mark">this tab</span>` : ''}</td>
+                  <td data-label="State"><span class="badge ${STATE_TONE[member.state]}">${member.state}</span></td>
+                  <td class="num" data-label="Incarnation">${member.incarnation}</td>
+                  <td class="num" data-label="Last heard">${isSelf ? '—' : formatAgo(member.lastHeardAt, this.nowMs)}</td>
                 </tr>
               `;
             })}
           </tbody>
         </table>
         ${this.renderUnheard()}
-      </div>
+      </section>
     `;
   }
 }

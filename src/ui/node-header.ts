@@ -6,14 +6,12 @@ export class NodeHeader extends LitElement {
   static override properties = {
     nodeId: { attribute: false },
     room: { attribute: false },
-    generation: { attribute: false },
     signalingConnected: { attribute: false },
     merkleRoot: { attribute: false },
   };
 
   declare nodeId: string;
   declare room: string;
-  declare generation: number;
   declare signalingConnected: boolean;
   /** Hex root of this replica's Merkle tree: equal across tabs that hold the same records. */
   declare merkleRoot: string | undefined;
@@ -22,7 +20,6 @@ export class NodeHeader extends LitElement {
     super();
     this.nodeId = '';
     this.room = '';
-    this.generation = 0;
     this.signalingConnected = false;
     this.merkleRoot = undefined;
   }
@@ -30,10 +27,13 @@ export class NodeHeader extends LitElement {
   static override styles = [
     panel,
     css`
+      /* Wraps instead of shrinking: on a phone the fields go two to a row under the title and
+         every value keeps a readable width (ellipsis with the full value on hover). */
       header {
         display: flex;
+        flex-wrap: wrap;
         align-items: center;
-        gap: 28px;
+        gap: 8px 24px;
         padding: 10px 16px;
         background: var(--em-panel);
         border: 1px solid var(--em-border);
@@ -46,10 +46,12 @@ export class NodeHeader extends LitElement {
         white-space: nowrap;
       }
       dl {
-        display: flex;
-        gap: 24px;
+        display: grid;
+        grid-template-columns: repeat(3, minmax(0, max-content));
+        gap: 4px 24px;
         margin: 0;
         min-width: 0;
+        flex: 1 1 auto;
       }
       dl div { min-width: 0; }
       dt {
@@ -58,6 +60,7 @@ export class NodeHeader extends LitElement {
         letter-spacing: 0.06em;
         text-transform: uppercase;
         color: var(--em-muted);
+        white-space: nowrap;
       }
       dd {
         margin: 0;
@@ -85,6 +88,12 @@ export class NodeHeader extends LitElement {
       .signaling.up .dot { background: var(--em-good); }
       .signaling.up { color: var(--em-good); }
       .signaling.down { color: var(--em-bad); }
+      @media (max-width: 700px) {
+        header { padding: 8px 10px; }
+        dl { order: 3; flex-basis: 100%; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 4px 12px; }
+        dl div.wide { grid-column: 1 / -1; }
+        dd { max-width: none; }
+      }
     `,
   ];
 
@@ -96,13 +105,14 @@ export class NodeHeader extends LitElement {
         <dl>
           <div><dt>Node (this tab)</dt><dd data-testid="node-id" title=${this.nodeId}>${this.nodeId}</dd></div>
           <div><dt>Room</dt><dd data-testid="room" title=${this.room}>${this.room}</dd></div>
-          <div><dt>Generation</dt><dd data-testid="generation">${this.generation}</dd></div>
           ${this.merkleRoot === undefined
             ? nothing
-            : html`<div><dt>Merkle root</dt><dd data-testid="merkle-root" title=${this.merkleRoot}>${this.merkleRoot.slice(0, 16)}</dd></div>`}
+            : html`<div class="wide" title="A fingerprint of every memory this tab holds: tabs that show the same one hold exactly the same memories.">
+                <dt>Merkle root</dt><dd data-testid="merkle-root">${this.merkleRoot.slice(0, 16)}</dd>
+              </div>`}
         </dl>
         <div class="signaling ${up ? 'up' : 'down'}" data-testid="signaling" title="The signaling server introduces peers; established links survive without it.">
-          <span class="dot"></span>${up ? 'Signaling connected' : 'Signaling disconnected'}
+          <span class="dot" aria-hidden="true"></span>${up ? 'Signaling connected' : 'Signaling disconnected'}
         </div>
       </header>
     `;

@@ -1,19 +1,34 @@
 /**
- * Queries the local replica. Each result shows the confidence its writer gave next to the one
- * this node can vouch for at its current visibility, so a partition's effect on reads is visible.
+ * Queries the local replica. It says how many memories match and pages through all of them in
+ * the node's order (adjusted confidence, then most recent, then id: a total order, so ties never
+ * shuffle). Each result shows the confidence its writer gave next to the one this node can vouch
+ * for at its current visibility, when it was written, and Edit / Forget (with Undo).
  */
 import { LitElement, css, html, nothing } from 'lit';
-import type { RecallResult } from '../core/node.js';
+import type { RecallItem, RecallResult } from '../core/node.js';
 import type { EngramHandle } from './engram-handle.js';
-import { errorMessage, formatFactor, parseTags } from './format.js';
+import { errorMessage, formatCount, formatFactor, parseTags } from './format.js';
+import type { EditTarget } from './remember-form.js';
 import { panel } from './theme.js';
+import { timeAgo } from './time-ago.js';
 
 interface AppliedQuery {
   readonly text: string;
   readonly tags: string[];
 }
 
-const RESULT_LIMIT = 20;
+/** Results per page; "Show more" adds a page. */
+export const RECALL_PAGE_SIZE = 20;
+/**
+ * Every match is read so the count is exact (the node's recall has no separate count): one sort
+ * of all matches per refresh, a few ms at 10K memories, at most ~10 refreshes a second.
+ */
+const READ_ALL = Number.MAX_SAFE_INTEGER;
+/** Relative times ("2 min ago") are re-read this often when nothing else re-renders the list. */
+const TIME_REFRESH_MS = 30_000;
+
+/** Fired (bubbling out of shadow roots) when a person asks to edit a memory; the app loads it into the form. */
+export type EditMemoryEvent = CustomEvent<EditTarget>;
 
 export class RecallBox extends LitElement {
   static override properties = {
@@ -21,6 +36,10 @@ export class RecallBox extends LitElement {
     revision: { attribute: false },
     result: { state: true },
     error: { state: true },
+    pages: { state: true },
+    forgotten: { state: true },
+    busyId: { state: true },
+    nowMs: { state: true },
   };
 
   declare handle: EngramHandle | undefined;
@@ -28,9 +47,15 @@ export class RecallBox extends LitElement {
   declare revision: number;
   declare private result: RecallResult | undefined;
   declare private error: string | undefined;
+  declare private pages: number;
+  /** The memory forgotten last, kept so Undo can write it back as a new version. */
+  declare private forgotten: RecallItem | undefined;
+  declare private busyId: string | undefined;
+  declare private nowMs: number;
   private query: AppliedQuery = { text: '', tags: [] };
   /** Answers can arrive out of order; only the latest request's answer is shown. */
   private requestSeq = 0;
+  private ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor() {
     super();
@@ -38,6 +63,21 @@ export class RecallBox extends LitElement {
     this.revision = 0;
     this.result = undefined;
     this.error = undefined;
+    this.pages = 1;
+    this.forgotten = undefined;
+    this.busyId = undefined;
+    this.nowMs = Date.now();
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.ticker = setInterval(() => (this.nowMs = Date.now()), TIME_REFRESH_MS);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    clearInterval(this.ticker);
+    this.ticker = undefined;
   }
 
   static override styles = [
@@ -45,10 +85,11 @@ export class RecallBox extends LitElement {
     css`
       form {
         display: grid;
-        grid-template-columns: minmax(0, 1fr) 130px auto;
+        grid-template-columns: minmax(0, 1fr) minmax(0, 130px) auto;
         gap: 8px;
         margin-bottom: 8px;
       }
+      form input { min-width: 0; width: 100%; }
       .warning { margin-bottom: 8px; }
       ol {
         list-style: none;
@@ -57,7 +98,7 @@ export class RecallBox extends LitElement {
       }
       li {
         display: grid;
-        grid-template-columns: 1fr auto;
+        grid-template-columns: minmax(0, 1fr) auto;
         gap: 2px 14px;
         padding: 7px 0;
         border-top: 1px solid var(--em-faint);
@@ -73,7 +114,9 @@ export class RecallBox extends LitElement {
         gap: 4px 6px;
         font-size: 11px;
         color: var(--em-muted);
+        min-width: 0;
       }
+      .meta .mono { overflow-wrap: anywhere; font-size: 11px; }
       .tag {
         background: #ddf4ff;
         color: #0550ae;
@@ -95,7 +138,27 @@ export class RecallBox extends LitElement {
       .confidences b { font-family: var(--em-mono); font-size: 13px; font-weight: 600; }
       .confidences b.adjusted { color: var(--em-warn); }
       .confidences b.same { color: var(--em-text); }
-      .summary { font-size: 11px; color: var(--em-muted); margin-bottom: 4px; }
+      .actions { grid-column: 1 / -1; display: flex; gap: 6px; }
+      .actions button { padding: 1px 8px; font-size: 11px; }
+      .summary { font-size: 12px; color: var(--em-muted); margin-bottom: 4px; }
+      .summary b { color: var(--em-text); }
+      .more { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-top: 8px; font-size: 12px; color: var(--em-muted); }
+      .undo {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 4px 8px;
+        margin-bottom: 8px;
+        padding: 4px 8px;
+        border-radius: 4px;
+        background: var(--em-idle-bg);
+        overflow-wrap: anywhere;
+      }
+      .undo button { padding: 1px 8px; }
+      @media (max-width: 430px) {
+        form { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+        form button { grid-column: 1 / -1; }
+      }
     `,
   ];
 
@@ -106,56 +169,138 @@ export class RecallBox extends LitElement {
   override render() {
     const result = this.result;
     return html`
-      <div class="panel">
-        <h2>Recall</h2>
-        <form @submit=${this.submit} data-testid="recall-form">
-          <input name="text" placeholder="words in content or tags" autocomplete="off" aria-label="text" />
-          <input name="tags" placeholder="tags: a, b" autocomplete="off" aria-label="tags" />
+      <section class="panel" aria-labelledby="recall-title">
+        <h2 id="recall-title">Recall</h2>
+        <form @submit=${this.submit} data-testid="recall-form" role="search">
+          <input name="text" placeholder="words in content or tags" autocomplete="off" aria-label="Words to find" />
+          <input name="tags" placeholder="tags: a, b" autocomplete="off" aria-label="Tags to require (comma separated)" />
           <button type="submit" ?disabled=${!this.handle}>Recall</button>
         </form>
         ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
+        ${this.forgotten
+          ? html`<div class="undo" role="status" data-testid="forget-undo">
+              <span>Forgot <span class="mono">${this.forgotten.id}</span> on every tab.</span>
+              <button type="button" @click=${this.undoForget} ?disabled=${this.busyId !== undefined}>Undo</button>
+              <button type="button" @click=${() => (this.forgotten = undefined)} aria-label="Dismiss">Dismiss</button>
+            </div>`
+          : nothing}
         ${result?.warning ? html`<div class="warning" role="status" data-testid="recall-warning">${result.warning}</div>` : nothing}
         ${result ? this.renderResults(result) : nothing}
-      </div>
+      </section>
     `;
   }
 
   private renderResults(result: RecallResult) {
-    if (result.results.length === 0) return html`<p class="empty">No memories match.</p>`;
+    const total = result.results.length;
+    const filtered = this.query.text.length > 0 || this.query.tags.length > 0;
+    if (total === 0) {
+      return filtered
+        ? html`<p class="empty" data-testid="recall-empty">No memory matches this search.
+            <button type="button" @click=${this.clearSearch}>Show all memories</button></p>`
+        : html`<p class="empty" data-testid="recall-empty">No memories yet: write the first one under Remember.</p>`;
+    }
     const penalised = result.visibility.penalty < 1;
+    const shown = result.results.slice(0, this.pages * RECALL_PAGE_SIZE);
+    const remaining = total - shown.length;
     return html`
-      <div class="summary">${result.results.length} ${result.results.length === 1 ? 'memory' : 'memories'}, best first · penalty × ${formatFactor(result.visibility.penalty)}</div>
+      <div class="summary" data-testid="recall-summary">
+        <b>${formatCount(total)}</b> ${total === 1 ? 'memory' : 'memories'}${filtered ? ' match' : ''}, best first${shown.length < total ? html` · showing 1–${formatCount(shown.length)}` : nothing}.
+        ${penalised
+          ? html`<span>Adjusted = stated × ${formatFactor(result.visibility.penalty)}, the visibility penalty.</span>`
+          : nothing}
+      </div>
       <ol data-testid="recall-results">
-        ${result.results.map(
-          (item) => html`
-            <li data-memory=${item.id}>
-              <div class="content">${item.content}</div>
-              <div class="confidences">
-                <span>stated</span><span>adjusted</span>
-                <b class="stated">${formatFactor(item.confidence)}</b>
-                <b class="adjusted ${penalised ? '' : 'same'}" data-testid="adjusted-confidence">${formatFactor(item.adjustedConfidence)}</b>
-              </div>
-              <div class="meta">
-                <span class="mono">${item.id}</span>
-                <span>by <span class="mono">${item.author}</span></span>
-                ${item.tags.map((tag) => html`<span class="tag">${tag}</span>`)}
-                ${item.conflict
-                  ? html`<span class="badge bad" data-testid="conflict-badge">conflict · ${item.siblings} siblings</span>`
-                  : item.siblings > 1
-                    ? html`<span class="badge idle">${item.siblings} siblings</span>`
-                    : nothing}
-              </div>
-            </li>
-          `,
-        )}
+        ${shown.map((item) => this.renderItem(item, penalised))}
       </ol>
+      ${remaining > 0
+        ? html`<div class="more">
+            <button type="button" data-testid="recall-more" @click=${() => (this.pages += 1)}>Show ${formatCount(Math.min(RECALL_PAGE_SIZE, remaining))} more</button>
+            <span>${formatCount(remaining)} not shown</span>
+          </div>`
+        : nothing}
     `;
+  }
+
+  private renderItem(item: RecallItem, penalised: boolean) {
+    const busy = this.busyId !== undefined;
+    const edited = item.writtenAt !== item.createdAt;
+    return html`
+      <li data-memory=${item.id}>
+        <div class="content">${item.content}</div>
+        <div class="confidences">
+          <span title="The confidence its writer gave">stated</span><span title="What this tab can vouch for now: stated × the visibility penalty">adjusted</span>
+          <b class="stated">${formatFactor(item.confidence)}</b>
+          <b class="adjusted ${penalised ? '' : 'same'}" data-testid="adjusted-confidence">${formatFactor(item.adjustedConfidence)}</b>
+        </div>
+        <div class="meta">
+          <span class="mono">${item.id}</span>
+          <span>by <span class="mono">${item.author}</span></span>
+          <span>${edited ? 'edited' : 'written'} ${timeAgo(item.writtenAt, this.nowMs)}</span>
+          ${item.tags.map((tag) => html`<span class="tag">${tag}</span>`)}
+          ${item.conflict
+            ? html`<span class="badge bad" data-testid="conflict-badge">conflict · ${item.siblings} siblings</span>`
+            : item.siblings > 1
+              ? html`<span class="badge idle">${item.siblings} siblings</span>`
+              : nothing}
+        </div>
+        <div class="actions">
+          <button type="button" data-action="edit" aria-label="Edit ${item.id}" @click=${() => this.requestEdit(item)}>Edit</button>
+          <button type="button" data-action="forget" aria-label="Forget ${item.id}" ?disabled=${busy} @click=${() => this.forget(item)}>Forget</button>
+        </div>
+      </li>
+    `;
+  }
+
+  private requestEdit(item: RecallItem): void {
+    const detail: EditTarget = { id: item.id, content: item.content, tags: item.tags, confidence: item.confidence };
+    this.dispatchEvent(new CustomEvent('engram-edit', { detail, bubbles: true, composed: true }));
+  }
+
+  private async forget(item: RecallItem): Promise<void> {
+    const handle = this.handle;
+    if (!handle || this.busyId !== undefined) return;
+    this.busyId = item.id;
+    this.error = undefined;
+    try {
+      await handle.forget(item.id);
+      this.forgotten = item;
+    } catch (error) {
+      this.error = `Could not forget ${item.id}: ${errorMessage(error)}`;
+    } finally {
+      this.busyId = undefined;
+    }
+    void this.run();
+  }
+
+  /** Writes the forgotten content back as a new version, which supersedes the forget everywhere. */
+  private async undoForget(): Promise<void> {
+    const handle = this.handle;
+    const item = this.forgotten;
+    if (!handle || !item || this.busyId !== undefined) return;
+    this.busyId = item.id;
+    try {
+      await handle.remember({ id: item.id, content: item.content, tags: [...item.tags], confidence: item.confidence });
+      this.forgotten = undefined;
+    } catch (error) {
+      this.error = `Could not undo: ${errorMessage(error)}`;
+    } finally {
+      this.busyId = undefined;
+    }
+    void this.run();
+  }
+
+  private clearSearch(): void {
+    this.renderRoot.querySelector('form')?.reset();
+    this.query = { text: '', tags: [] };
+    this.pages = 1;
+    void this.run();
   }
 
   private submit(event: SubmitEvent): void {
     event.preventDefault();
     const fields = new FormData(event.currentTarget as HTMLFormElement);
     this.query = { text: String(fields.get('text') ?? '').trim(), tags: parseTags(String(fields.get('tags') ?? '')) };
+    this.pages = 1;
     void this.run();
   }
 
@@ -165,7 +310,7 @@ export class RecallBox extends LitElement {
     const seq = ++this.requestSeq;
     const { text, tags } = this.query;
     try {
-      const result = await handle.recall({ ...(text ? { text } : {}), ...(tags.length > 0 ? { tags } : {}), limit: RESULT_LIMIT });
+      const result = await handle.recall({ ...(text ? { text } : {}), ...(tags.length > 0 ? { tags } : {}), limit: READ_ALL });
       if (seq !== this.requestSeq) return;
       this.result = result;
       this.error = undefined;
@@ -181,5 +326,8 @@ customElements.define('engram-recall-box', RecallBox);
 declare global {
   interface HTMLElementTagNameMap {
     'engram-recall-box': RecallBox;
+  }
+  interface HTMLElementEventMap {
+    'engram-edit': EditMemoryEvent;
   }
 }

@@ -106,8 +106,8 @@ export class TopologyView extends LitElement {
     const self = nodes[0];
     const labelled = nodes.length <= MAX_LABELLED_NODES;
     return html`
-      <div class="panel">
-        <h2>Topology <span class="count">${this.links.filter((link) => link.state === 'open').length} open links</span></h2>
+      <section class="panel" aria-labelledby="topology-title">
+        <h2 id="topology-title">Topology <span class="count">${this.links.filter((link) => link.state === 'open').length} open links</span></h2>
         <svg width=${WIDTH} height=${HEIGHT} viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="mesh topology" data-testid="topology">
           ${self ? nodes.slice(1).map((node) => this.renderEdge(self, node, linksByPeer.get(node.id))) : ''}
           ${nodes.map((node) => this.renderNode(node, labelled))}
@@ -118,7 +118,7 @@ export class TopologyView extends LitElement {
           <span><i class="swatch failed"></i>failed</span>
           <span><i class="swatch not-alive"></i>member not alive</span>
         </div>
-      </div>
+      </section>
     `;
   }
 

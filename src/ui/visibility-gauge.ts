@@ -3,6 +3,7 @@
  * the confidence penalty, so it is the first thing to look at when answers seem unsure.
  */
 import { LitElement, css, html, nothing } from 'lit';
+import { DEFAULT_CONFIG } from '../core/config.js';
 import type { Visibility } from '../core/types.js';
 import { PARTIAL_VISIBILITY_WARNING } from '../core/visibility.js';
 import { formatFactor, formatPercent } from './format.js';
@@ -62,6 +63,13 @@ export class VisibilityGauge extends LitElement {
         font-variant-numeric: tabular-nums;
       }
       .warning { margin-top: 10px; }
+      .body { flex-wrap: wrap; }
+      .explain { margin: 8px 0 0; font-size: 12px; }
+      .explain p { margin: 0 0 4px; }
+      details { margin-top: 4px; font-size: 12px; }
+      summary { cursor: pointer; color: var(--em-accent); font-weight: 600; }
+      details p { margin: 4px 0 0; }
+      code { font-family: var(--em-mono); font-size: 11px; overflow-wrap: anywhere; }
     `,
   ];
 
@@ -71,8 +79,8 @@ export class VisibilityGauge extends LitElement {
     const tone = visibilityTone(visibility.ratio);
     const showsWarning = visibility.ratio < 1;
     return html`
-      <div class="panel" data-tone=${tone}>
-        <h2>Visibility</h2>
+      <section class="panel" data-tone=${tone} aria-labelledby="visibility-title">
+        <h2 id="visibility-title">Visibility</h2>
         <div class="body">
           <svg width="136" height="80" viewBox="0 0 150 88" role="img" aria-label="visibility ${formatPercent(visibility.ratio)}">
             <path class="track" d=${ARC_PATH} />
@@ -84,12 +92,29 @@ export class VisibilityGauge extends LitElement {
             <dd data-testid="visibility-count">${visibility.visible} / ${visibility.total} members</dd>
             <dt>Penalty</dt>
             <dd data-testid="visibility-penalty" title="Multiplier applied to every confidence this node reports">× ${formatFactor(visibility.penalty)}</dd>
-            <dt>Generation</dt>
+            <dt title="Bumped each time this tab's view of the membership changes; every write records it">Generation</dt>
             <dd>${visibility.generation}</dd>
           </dl>
         </div>
+        <div class="explain">
+          <p data-testid="visibility-explained">
+            Visibility: this tab can reach ${visibility.visible} of the ${visibility.total} members it knows, so ${visibility.ratio >= 1
+              ? 'it reads every memory the room holds.'
+              : 'memories written only on the others may be missing from what it reads.'}
+          </p>
+          <p data-testid="penalty-explained">
+            Penalty: every confidence this tab reports is multiplied by ${formatFactor(visibility.penalty)}${visibility.penalty >= 1
+              ? ', which changes nothing while all members are visible.'
+              : ', so an answer it cannot fully vouch for reads as less certain.'}
+          </p>
+          <details>
+            <summary>How the penalty is computed</summary>
+            <p><code>penalty = floor + (1 − floor) × (1 − (1 − visible/total)²)</code></p>
+            <p>with floor ${formatFactor(DEFAULT_CONFIG.visibilityPenaltyFloor)}: losing the first few members costs little, being nearly alone costs much. Here: ${visibility.visible}/${visibility.total} = ${formatPercent(visibility.ratio)} → × ${formatFactor(visibility.penalty)}.</p>
+          </details>
+        </div>
         ${showsWarning ? html`<div class="warning" role="status" data-testid="visibility-warning">${PARTIAL_VISIBILITY_WARNING}</div>` : nothing}
-      </div>
+      </section>
     `;
   }
 }
