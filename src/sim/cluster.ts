@@ -23,6 +23,11 @@ export interface ClusterOptions {
    * laptops that missed NTP for a while), so hybrid timestamps are tested against skew.
    */
   readonly clockSkewMs?: number;
+  /**
+   * The last `standby` nodes are not opened by create(): their storage exists (a test may fill it)
+   * and restart(index) brings each up later, e.g. as a node joining an established cluster.
+   */
+  readonly standby?: number;
 }
 
 /** Wall-clock time at virtual time 0: a fixed date, so runs replay exactly. */
@@ -62,8 +67,9 @@ export class SimCluster {
 
   static async create(options: ClusterOptions): Promise<SimCluster> {
     const cluster = new SimCluster(options);
-    for (let i = 0; i < options.nodes; i++) await cluster.open(i);
-    for (let i = 0; i < options.nodes; i++) cluster.nodes[i]?.start(cluster.seedsFor(i));
+    const opened = options.nodes - (options.standby ?? 0);
+    for (let i = 0; i < opened; i++) await cluster.open(i);
+    for (let i = 0; i < opened; i++) cluster.nodes[i]?.start(cluster.seedsFor(i));
     return cluster;
   }
 
