@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ByteReader, ByteWriter } from '../src/core/bytes.js';
-import { MAX_HEADER_ENTRIES, MAX_NODE_ID_BYTES, MAX_NODE_INDEX, PeerLink } from '../src/core/clock-codec.js';
+import { HEADER_PAGE_ENTRIES, MAX_HEADER_ENTRIES, MAX_NODE_ID_BYTES, MAX_NODE_INDEX, PeerLink } from '../src/core/clock-codec.js';
 import { DecodeError } from '../src/core/errors.js';
 import { SeededRandom } from '../src/core/random.js';
 import type { NodeId, VersionVector } from '../src/core/types.js';
@@ -58,11 +58,19 @@ function deliverOk(link: PeerLink, frame: Frame): Extract<Outcome, { ok: true }>
 
 /** A node at one end of a link: its link object and its (growing) node clock. */
 class End {
-  link = new PeerLink();
+  link: PeerLink;
   clock: Record<NodeId, number> = {};
 
-  constructor(clock: Record<NodeId, number> = {}) {
+  constructor(
+    clock: Record<NodeId, number> = {},
+    private readonly pageEntries?: number,
+  ) {
     this.clock = { ...clock };
+    this.link = this.newLink();
+  }
+
+  private newLink(): PeerLink {
+    return this.pageEntries === undefined ? new PeerLink() : new PeerLink({ headerPageEntries: this.pageEntries });
   }
 
   send(bodyIds: readonly NodeId[] = []): Frame {
@@ -75,7 +83,7 @@ class End {
 
   /** The process restarts: a new PeerLink; the clock survives unless `clock` says otherwise. */
   restart(clock: Record<NodeId, number> = this.clock): void {
-    this.link = new PeerLink();
+    this.link = this.newLink();
     this.clock = { ...clock };
   }
 }
@@ -504,6 +512,52 @@ describe('resets and restarts', () => {
   });
 });
 
+// ---------------------------------------------------------------- paging
+
+describe('paging: no ceiling on clock entries', () => {
+  it('a clock of 5,000 entries never throws: it travels in pages of HEADER_PAGE_ENTRIES, one per acknowledged round trip', () => {
+    const big = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`past-tab-${i}`, 1 + (i % 7)]));
+    const a = new End(big);
+    const b = new End({ mine: 1 });
+    const carried: number[] = [];
+    for (let round = 0; round < 7; round++) {
+      carried.push(Object.keys(deliverOk(b.link, a.send()).delta).length);
+      deliverOk(a.link, b.send());
+    }
+    expect(HEADER_PAGE_ENTRIES).toBe(1_024);
+    // The first frame carries ack 0, so it cannot be acknowledged (see the module comment): page 1 goes twice.
+    expect(carried).toEqual([1_024, 1_024, 1_024, 1_024, 1_024, 904, 0]);
+    expect(b.link.peerClock()).toEqual(big);
+  });
+
+  it('an unacknowledged page is repeated, and a lost one costs a round trip, not an entry', () => {
+    const a = new End({ p: 1, q: 2, r: 3, s: 4, t: 5 }, 2);
+    const b = new End({}, 2);
+    roundTrips(a, b, 1); // a's first frame carries ack 0 and cannot be acknowledged
+    expect(deliverOk(b.link, a.send()).delta).toEqual({ p: 1, q: 2 });
+    expect(deliverOk(b.link, a.send()).delta).toEqual({ p: 1, q: 2 }); // not acked yet: the same page
+    deliverOk(a.link, b.send());
+    a.send(); // lost: the next page is sent again
+    expect(deliverOk(b.link, a.send()).delta).toEqual({ r: 3, s: 4 });
+    deliverOk(a.link, b.send());
+    expect(deliverOk(b.link, a.send()).delta).toEqual({ t: 5 });
+    deliverOk(a.link, b.send());
+    expect(deliverOk(b.link, a.send()).delta).toEqual({});
+    expect(b.link.peerClock()).toEqual(a.clock);
+  });
+
+  it('pinned: the first paged frame is an ordinary RESET header with fewer entries (page of 2)', () => {
+    const a = new End({ a: 1, b: 2, c: 3 }, 2);
+    // count 2 << 3 | RESET_REQUEST | RESET, seq 1, ack 0, (ref 0 + def "a", 1), (ref 1 + def "b", 2), body length 0
+    expect([...a.send().bytes]).toEqual([19, 1, 0, 1, 1, 97, 1, 3, 1, 98, 2, 0]);
+  });
+
+  it('a page size outside [1, MAX_HEADER_ENTRIES] is refused', () => {
+    expect(() => new PeerLink({ headerPageEntries: 0 })).toThrow(/headerPageEntries/);
+    expect(() => new PeerLink({ headerPageEntries: MAX_HEADER_ENTRIES + 1 })).toThrow(/headerPageEntries/);
+  });
+});
+
 // ---------------------------------------------------------------- size target
 
 describe('size', () => {
@@ -571,8 +625,8 @@ function expectInformed(view: VersionVector, theirs: VersionVector, own: Version
   expect(seen).toEqual(beyond(theirs, own));
 }
 
-function runHistory(ops: readonly Op[]): void {
-  const ends = [new End(), new End()];
+function runHistory(ops: readonly Op[], pageEntries?: number): void {
+  const ends = [new End({}, pageEntries), new End({}, pageEntries)];
   const restarted = [false, false];
   const lastSent: VersionVector[] = [{}, {}];
   // inFlight[i]: frames on their way to end i.
@@ -631,9 +685,11 @@ function runHistory(ops: readonly Op[]): void {
 
   // Faults stop: whatever is still in flight arrives late, then the link runs losslessly.
   for (const to of [0, 1]) for (const frame of (inFlight[to] as Frame[]).splice(0)) receive(to, frame);
-  for (let round = 0; round < 5; round++) {
-    receive(1, send(0, [UNIVERSE[round] as NodeId]));
-    receive(0, send(1, [UNIVERSE[round + 1] as NodeId]));
+  // A paged clock needs one more acknowledged round trip per page.
+  const rounds = 5 + (pageEntries === undefined ? 0 : Math.ceil(UNIVERSE.length / pageEntries));
+  for (let round = 0; round < rounds; round++) {
+    receive(1, send(0, [UNIVERSE[round % UNIVERSE.length] as NodeId]));
+    receive(0, send(1, [UNIVERSE[(round + 1) % UNIVERSE.length] as NodeId]));
   }
   // (2) after lossless round trips each view holds exactly what the other end has beyond the
   // viewer's own clock (entries the viewer already covers are not restated)...
@@ -691,6 +747,14 @@ describe('properties under loss, reordering and duplication', () => {
   it('the same holds when either end restarts (new link, numbering from 1 again) at any point', () => {
     const withRestarts = fc.oneof({ weight: 12, arbitrary: faultyOp }, { weight: 1, arbitrary: restartOp });
     fc.assert(fc.property(fc.array(withRestarts, { minLength: 20, maxLength: 150 }), (ops) => runHistory(ops)), {
+      numRuns: 300,
+      examples: [[BOTH_ENDS_RESTART_IN_TURN]],
+    });
+  });
+
+  it('the same holds, restarts included, when headers are paged (3 entries a page, 20 members)', () => {
+    const withRestarts = fc.oneof({ weight: 12, arbitrary: faultyOp }, { weight: 1, arbitrary: restartOp });
+    fc.assert(fc.property(fc.array(withRestarts, { minLength: 20, maxLength: 150 }), (ops) => runHistory(ops, 3)), {
       numRuns: 300,
       examples: [[BOTH_ENDS_RESTART_IN_TURN]],
     });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/core/config.js';
 import { EngramError } from '../src/core/errors.js';
 import { PARTIAL_VISIBILITY_WARNING } from '../src/core/visibility.js';
-import { SimCluster } from '../src/sim/cluster.js';
+import { SIM_EPOCH_MS, SimCluster } from '../src/sim/cluster.js';
 
 async function cluster(nodes: number, seed = 1) {
   const sim = await SimCluster.create({ nodes, seed });
@@ -102,6 +102,21 @@ describe('EngramNode', () => {
     expect(node.members().find((member) => member.id === 'n2')!.incarnation).toBeGreaterThan(incarnation);
     await sim.runUntil(() => sim.converged() && sim.node(0).visibility().ratio === 1, 10_000);
     expect(sim.node(0).recall({ text: 'restart' }).results).toHaveLength(1);
+  });
+
+  it('reads a record an older store wrote with performance.now() times: recalled with time unknown, edited with a wall-clock timestamp', async () => {
+    const sim = await cluster(1);
+    sim.crash(0);
+    const legacy = { dot: { node: 'n0', counter: 90 }, context: {}, content: 'written before timestamps were real', tags: [], confidence: 1, deleted: false, createdAt: 5_123.4, author: 'n0', writtenAt: 5_123.4, generation: 0 };
+    await sim.settle(sim.storages[0]!.commit({ records: [{ id: 'old-1', siblings: [legacy] }] }));
+    const node = await sim.restart(0);
+    expect(node.recall({}).results).toMatchObject([{ id: 'old-1', createdAt: null, writtenAt: null }]);
+    const before = SIM_EPOCH_MS + sim.now + sim.skewsMs[0]!;
+    await runWhile(sim, node.remember({ id: 'old-1', content: 'edited with a real clock' }));
+    const [item] = node.recall({}).results;
+    expect(item).toMatchObject({ id: 'old-1', content: 'edited with a real clock', createdAt: null });
+    expect(item!.writtenAt).toBeGreaterThanOrEqual(Math.floor(before));
+    expect(item!.writtenAt).toBeLessThanOrEqual(before + 10);
   });
 
   it('a restarted node reads as partial until the members it saw before answer, not at full confidence alone', async () => {

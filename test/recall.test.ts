@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { shownVersion } from '../src/core/merge.js';
 import { recall } from '../src/core/recall.js';
 import type { MemoryRecord, Visibility } from '../src/core/types.js';
+import { compareDots } from '../src/core/vector-clock.js';
 import { adjustConfidence } from '../src/core/visibility.js';
 
 const visibility: Visibility = { visible: 3, total: 5, ratio: 0.6, penalty: 0.79, generation: 1 };
@@ -13,7 +14,10 @@ const records = fc.uniqueArray(
     content: fc.constantFrom('tomato seeds', 'berlin trip', 'tomato sauce recipe', 'call berlin office', ''),
     tags: fc.subarray(['garden', 'travel', 'Food']),
     confidence: fc.constantFrom(0, 0.25, 0.5, 0.8, 1),
-    writtenAt: fc.integer({ min: 0, max: 5 }),
+    // Ties on purpose: an older store's monotone readings and hybrid timestamps one tick apart.
+    writtenAt: fc.constantFrom(0, 5, 1.7e12, 1.7e12 + 1 / 1024, 1.7e12 + 1),
+    writer: fc.constantFrom('a', 'b'),
+    counter: fc.integer({ min: 1, max: 3 }),
     deleted: fc.boolean(),
   }),
   { selector: (r) => r.id, maxLength: 120 },
@@ -21,7 +25,7 @@ const records = fc.uniqueArray(
   items.map(
     (item): MemoryRecord => ({
       id: item.id,
-      siblings: [{ dot: { node: 'n', counter: 1 }, context: {}, content: item.content, tags: item.tags, confidence: item.confidence, deleted: item.deleted, createdAt: 0, writtenAt: item.writtenAt, author: 'n', generation: 0 }],
+      siblings: [{ dot: { node: item.writer, counter: item.counter }, context: {}, content: item.content, tags: item.tags, confidence: item.confidence, deleted: item.deleted, createdAt: 0, writtenAt: item.writtenAt, author: 'n', generation: 0 }],
     }),
   ),
 );
@@ -34,8 +38,8 @@ function reference(all: readonly MemoryRecord[], text: string, tags: readonly st
     .filter(({ shown }) => !shown.deleted)
     .filter(({ shown }) => tags.every((tag) => shown.tags.map((t) => t.toLowerCase()).includes(tag.toLowerCase())))
     .filter(({ shown }) => words.every((word) => `${shown.content.toLowerCase()} ${shown.tags.join(' ').toLowerCase()}`.includes(word)))
-    .map(({ record, shown }) => ({ id: record.id, adjusted: adjustConfidence(shown.confidence, visibility), writtenAt: shown.writtenAt }))
-    .sort((a, b) => b.adjusted - a.adjusted || b.writtenAt - a.writtenAt || (a.id < b.id ? -1 : 1))
+    .map(({ record, shown }) => ({ id: record.id, adjusted: adjustConfidence(shown.confidence, visibility), writtenAt: shown.writtenAt, dot: shown.dot }))
+    .sort((a, b) => b.adjusted - a.adjusted || b.writtenAt - a.writtenAt || compareDots(b.dot, a.dot) || (a.id < b.id ? -1 : 1))
     .slice(0, limit)
     .map((item) => item.id);
 }
@@ -59,5 +63,31 @@ describe('recall', () => {
         expect(backward).toEqual(forward);
       }),
     );
+  });
+
+  const memory = (id: string, writtenAt: number, dot = { node: 'n', counter: 1 }): MemoryRecord => ({
+    id,
+    siblings: [{ dot, context: {}, content: `memory ${id}`, tags: [], confidence: 1, deleted: false, createdAt: writtenAt, writtenAt, author: dot.node, generation: 0 }],
+  });
+
+  it('ranks by real write time across writers: a second ago in a fresh tab before minutes ago in an older one', () => {
+    const freshTab = memory('fresh', Date.UTC(2026, 11, 2, 8, 30, 0), { node: 'tab-new', counter: 1 });
+    const olderTab = memory('older', Date.UTC(2026, 11, 2, 8, 25, 0), { node: 'tab-old', counter: 900 });
+    const legacy = memory('legacy', 123_456.789, { node: 'tab-old', counter: 5 });
+    const result = recall([legacy, olderTab, freshTab], {}, visibility, () => false);
+    expect(result.results.map((item) => item.id)).toEqual(['fresh', 'older', 'legacy']);
+  });
+
+  it('shows wall-clock epoch ms, and null for a time an older store kept as a monotone reading', () => {
+    const written = Date.UTC(2026, 11, 2, 8, 30, 0) + 3 / 1024;
+    const [fresh, legacy] = recall([memory('a', written), memory('b', 123_456.789)], {}, visibility, () => false).results;
+    expect(fresh).toMatchObject({ id: 'a', createdAt: Date.UTC(2026, 11, 2, 8, 30, 0), writtenAt: Date.UTC(2026, 11, 2, 8, 30, 0), dot: { node: 'n', counter: 1 } });
+    expect(legacy).toMatchObject({ id: 'b', createdAt: null, writtenAt: null });
+  });
+
+  it('breaks a tie in the same logical instant by the greater dot, not by id', () => {
+    const at = Date.UTC(2026, 11, 2);
+    const result = recall([memory('a', at, { node: 'x', counter: 1 }), memory('b', at, { node: 'y', counter: 1 })], {}, visibility, () => false);
+    expect(result.results.map((item) => item.id)).toEqual(['b', 'a']);
   });
 });

@@ -1,11 +1,13 @@
 /**
- * The core's time and randomness ports on a real browser (or Node): a monotone clock and
- * cryptographic randomness. Only the simulator needs them seeded.
+ * The core's time and randomness ports on a real browser (or Node): a monotone clock, the wall
+ * clock and cryptographic randomness. Only the simulator needs them seeded.
  */
 import type { Random, Scheduler, TimerHandle } from '../core/ports.js';
 
 export const browserScheduler: Scheduler = {
   now: () => performance.now(),
+  // The device's clock: skewed or stepped back by NTP at times, which the hybrid clock absorbs.
+  wallNow: () => Date.now(),
   setTimer(delayMs: number, fn: () => void): TimerHandle {
     const handle = setTimeout(fn, Math.max(0, delayMs));
     return { cancel: () => clearTimeout(handle) };

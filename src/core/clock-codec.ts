@@ -20,6 +20,14 @@
  *   entryCount x (nodeRef, counter >= 1)
  * nodeRef := index << 1 | hasDefinition, then the id string when hasDefinition.
  *
+ * Paging. There is no ceiling on the entries a clock may have: a header carries at most
+ * HEADER_PAGE_ENTRIES of those it would send, and the snapshot recorded for the frame counts only
+ * what it actually carried (a deferred entry keeps its baseline value, or is absent). When the peer
+ * acknowledges the frame, that snapshot becomes the baseline, so the next frames carry the next
+ * page as an ordinary delta. A RESET frame replaces the peer's view with its page; the rest
+ * follows as deltas once the reset is acknowledged. Nothing changes on the wire: a paged header is
+ * a header with fewer entries, and the common case (a few entries) is byte for byte what it was.
+ *
  * Restarts. A restarted peer builds a new PeerLink and numbers its frames from 1 again, so a bare
  * seq is ambiguous: our ack "7" may name the old incarnation's frame 7. We rely on the transport
  * dropping a crashed peer's in-flight frames (both directions: the connection is gone), and on:
@@ -43,8 +51,15 @@ import { deltaSince, merge } from './vector-clock.js';
 
 /** Longest node id on the wire: ids are short tokens; anything longer is hostile or corrupt. */
 export const MAX_NODE_ID_BYTES = 256;
-/** Most clock entries one header may carry (a full clock of a cluster that had this many members). */
+/** Most clock entries a header we accept may carry: bounds what one frame makes us decode. */
 export const MAX_HEADER_ENTRIES = 4096;
+/**
+ * Most clock entries a header we send carries. A clock with more entries to send (a new link in a
+ * cluster whose past holds thousands of writers) goes out in pages of this many, one page per
+ * acknowledged frame (see "Paging"). 1,024 entries with their ids spelled out are ~25 KB: under
+ * the ~64 KB a WebRTC message may safely be, with room for the body.
+ */
+export const HEADER_PAGE_ENTRIES = 1024;
 /** Highest node-ref index accepted: bounds the dictionary a hostile peer can make us hold. */
 export const MAX_NODE_INDEX = 1 << 20;
 /** Clock snapshots kept per link: an ack older than this many frames cannot become the baseline. */
@@ -61,12 +76,17 @@ export class PeerLink {
   private readonly outbound: OutboundState;
   private readonly inbound = new InboundState();
 
-  constructor(options?: { maxSnapshots?: number }) {
+  /** `headerPageEntries` (default HEADER_PAGE_ENTRIES, at most MAX_HEADER_ENTRIES): tests page small clocks with it. */
+  constructor(options?: { maxSnapshots?: number; headerPageEntries?: number }) {
     const maxSnapshots = options?.maxSnapshots ?? DEFAULT_MAX_SNAPSHOTS;
     if (!Number.isInteger(maxSnapshots) || maxSnapshots < 1) {
       throw new EngramError('invalid-argument', `maxSnapshots must be a positive integer, got ${maxSnapshots}`);
     }
-    this.outbound = new OutboundState(maxSnapshots);
+    const pageEntries = options?.headerPageEntries ?? HEADER_PAGE_ENTRIES;
+    if (!Number.isInteger(pageEntries) || pageEntries < 1 || pageEntries > MAX_HEADER_ENTRIES) {
+      throw new EngramError('invalid-argument', `headerPageEntries must be an integer in [1, ${MAX_HEADER_ENTRIES}], got ${pageEntries}`);
+    }
+    this.outbound = new OutboundState(maxSnapshots, pageEntries);
   }
 
   /** Start encoding one outbound message carrying `clock` (our current node clock). */
@@ -151,7 +171,11 @@ class OutboundState {
   private readonly refs = new Map<NodeId, OutboundRef>();
   private nextIndex = 0;
 
-  constructor(private readonly maxSnapshots: number) {}
+  constructor(
+    private readonly maxSnapshots: number,
+    /** Most entries one header carries; the rest wait for the next page. */
+    readonly pageEntries: number,
+  ) {}
 
   takeSeq(): number {
     return this.nextSeq++;
@@ -168,6 +192,18 @@ class OutboundState {
     const base = this.resetting ? undefined : this.baseline;
     const entries = base ? deltaSince(clock, base.clock) : clock;
     return Object.entries(entries).filter(([node, counter]) => counter > 0 && counter > (peerHas[node] ?? 0));
+  }
+
+  /** What the peer knows of `clock` once it has a frame that left `deferred` out: their baseline values (or nothing). */
+  conveyed(clock: VersionVector, deferred: ReadonlyArray<readonly [NodeId, number]>): VersionVector {
+    const base = this.resetting ? undefined : this.baseline;
+    const out: Record<NodeId, number> = { ...clock };
+    for (const [node] of deferred) {
+      const known = base?.clock[node];
+      if (known === undefined) delete out[node];
+      else out[node] = known;
+    }
+    return out;
   }
 
   /** The id's index, assigned on first use and never reused for another id on this link. */
@@ -260,7 +296,8 @@ class PendingOutboundFrame implements OutboundFrame {
     private readonly outbound: OutboundState,
     private readonly inbound: InboundState,
     private readonly seq: number,
-    private readonly clock: VersionVector,
+    /** Our clock as the peer will know it from this frame (less than our clock when the header is paged). */
+    private clock: VersionVector,
   ) {}
 
   get clockBytes(): number {
@@ -270,10 +307,10 @@ class PendingOutboundFrame implements OutboundFrame {
   writeHeader(w: ByteWriter): void {
     if (this.headerWritten || this.committed) misuse('writeHeader() was already called on this frame');
     const start = w.size;
-    const entries = this.outbound.entriesToSend(this.clock, this.inbound.view);
-    if (entries.length > MAX_HEADER_ENTRIES) {
-      throw new EngramError('invalid-argument', `a clock of ${entries.length} entries exceeds the ${MAX_HEADER_ENTRIES} a header may carry`);
-    }
+    const wanted = this.outbound.entriesToSend(this.clock, this.inbound.view);
+    const page = this.outbound.pageEntries;
+    const entries = wanted.length > page ? wanted.slice(0, page) : wanted;
+    if (entries.length < wanted.length) this.clock = this.outbound.conveyed(this.clock, wanted.slice(page));
     const ack = this.inbound.highestSeq;
     const requestReset = this.inbound.resetRequested || ack === 0;
     const foreignAck = ack > 0 && this.inbound.foreignOfHighest;

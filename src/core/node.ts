@@ -16,6 +16,7 @@ import { GenerationTracker } from './generation.js';
 import { GroupCommit, type GroupCommitStats, type Stage } from './group-commit.js';
 import { recall, type RecallQuery, type RecallResult } from './recall.js';
 import { Healer, type HealProgress, type HealReport } from './heal.js';
+import { HybridClock } from './hlc.js';
 import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, recordContext, shownVersion, type Conflict } from './merge.js';
 import { MerkleTree } from './merkle.js';
 import type { Random, Scheduler, Storage, TimerHandle, Transport } from './ports.js';
@@ -87,6 +88,8 @@ export class EngramNode {
   private readonly storage: Storage;
   private readonly scheduler: Scheduler;
   private readonly random: Random;
+  /** Timestamps of the versions this node writes: past every version it has held (hlc.ts). */
+  private readonly hlc: HybridClock;
 
   private readonly records = new Map<MemoryId, MemoryRecord>();
   private readonly tree: MerkleTree;
@@ -145,6 +148,8 @@ export class EngramNode {
     this.storage = options.storage;
     this.scheduler = options.scheduler;
     this.random = options.random;
+    const scheduler = options.scheduler;
+    this.hlc = new HybridClock(scheduler.wallNow ? () => (scheduler.wallNow as () => number)() : () => scheduler.now());
     this.counter = state.counter;
     this.incarnation = state.incarnation;
     this.generations = new GenerationTracker(state);
@@ -441,7 +446,8 @@ export class EngramNode {
         const { id, content } = decide(stage);
         const current = stage.record(id);
         const shown = current ? shownVersion(current) : undefined;
-        const now = this.scheduler.now();
+        // Every sibling of `current` was observed when it was installed or staged: now > all of them.
+        const now = this.hlc.now();
         const dot: Dot = { node: this.id, counter: stage.counter + 1 };
         const version: Version = {
           ...content,
@@ -478,7 +484,12 @@ export class EngramNode {
           if (includes(current, record)) continue;
           const merged = current ? mergeRecords(current, record) : record;
           const before = new Set(current?.siblings.map((sibling) => dotKey(sibling.dot)) ?? []);
-          for (const sibling of merged.siblings) if (!before.has(dotKey(sibling.dot))) learned.push(sibling);
+          for (const sibling of merged.siblings) {
+            if (before.has(dotKey(sibling.dot))) continue;
+            learned.push(sibling);
+            // Before any local write planned after this one: that write has seen this version.
+            this.hlc.observe(sibling.writtenAt);
+          }
           changed.add(record.id);
           stage.put(merged);
         }
@@ -521,6 +532,7 @@ export class EngramNode {
   /** Puts a committed record into memory, the Merkle tree, the node clock and the conflict queue. */
   private install(record: MemoryRecord): void {
     this.records.set(record.id, record);
+    for (const sibling of record.siblings) this.hlc.observe(sibling.writtenAt);
     this.tree.set(record.id, recordDigest(record));
     for (const sibling of record.siblings) this.advanceClock(sibling.dot);
     this.gistCache = undefined;

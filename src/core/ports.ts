@@ -13,6 +13,12 @@ export interface TimerHandle {
 export interface Scheduler {
   /** Milliseconds on a monotone clock. */
   now(): number;
+  /**
+   * The wall clock, epoch milliseconds: what versions' hybrid timestamps (hlc.ts) start from. It
+   * may be skewed or step backwards; the hybrid clock never does. Without it the core counts from
+   * `now()` (fine for tests, but then timestamps are not wall-clock times).
+   */
+  wallNow?(): number;
   /** Calls `fn` once after `delayMs`; cancelling an already fired timer does nothing. */
   setTimer(delayMs: number, fn: () => void): TimerHandle;
 }

@@ -2,8 +2,10 @@
  * Recall: which live memories match a query, and with what confidence this node can vouch for
  * them at its current visibility. Pure, so the node and any stand-in (the UI preview) agree.
  */
+import { wallClockMs } from './hlc.js';
 import { shownVersion } from './merge.js';
-import type { MemoryId, MemoryRecord, NodeId, Visibility } from './types.js';
+import type { Dot, MemoryId, MemoryRecord, NodeId, Version, Visibility } from './types.js';
+import { compareDots } from './vector-clock.js';
 import { adjustConfidence, visibilityWarning } from './visibility.js';
 
 export interface RecallQuery {
@@ -23,8 +25,12 @@ export interface RecallItem {
   /** `confidence` times the visibility penalty: what this node can vouch for right now. */
   readonly adjustedConfidence: number;
   readonly author: NodeId;
-  readonly createdAt: number;
-  readonly writtenAt: number;
+  /** When the memory was first written, wall-clock epoch ms; null for a memory an older store wrote (it kept no wall time). */
+  readonly createdAt: number | null;
+  /** When the shown version was written, wall-clock epoch ms (the writer's hybrid clock); null as for createdAt. */
+  readonly writtenAt: number | null;
+  /** The shown version's dot: the version `get` lists under this id. */
+  readonly dot: Dot;
   readonly siblings: number;
   readonly conflict: boolean;
 }
@@ -35,7 +41,7 @@ export interface RecallResult {
   readonly warning?: string;
 }
 
-/** Matches, best first: adjusted confidence, then most recent, then id (a total order, so replicas agree). */
+/** Matches, best first: adjusted confidence, then most recent (hybrid timestamp, then dot), then id (a total order, so replicas agree). */
 export function recall(
   records: Iterable<MemoryRecord>,
   query: RecallQuery,
@@ -49,7 +55,7 @@ export function recall(
   // refreshing its list during a 10K-record heal then pays O(n · limit) cheap comparisons per
   // refresh instead of a sort of every memory. A large limit collects and sorts once.
   const topK = limit <= TOP_K_MAX;
-  const best: RecallItem[] = [];
+  const best: Ranked[] = [];
   const penalty = (confidence: number) => adjustConfidence(confidence, visibility);
   for (const record of records) {
     const shown = shownVersion(record);
@@ -63,7 +69,7 @@ export function recall(
     if (limit === 0) continue;
     const adjustedConfidence = penalty(shown.confidence);
     const worst = best[best.length - 1];
-    if (topK && best.length === limit && worst !== undefined && !ranksBefore(adjustedConfidence, shown.writtenAt, record.id, worst)) continue;
+    if (topK && best.length === limit && worst !== undefined && !ranksBefore(adjustedConfidence, shown, record.id, worst)) continue;
     const item: RecallItem = {
       id: record.id,
       content: shown.content,
@@ -71,22 +77,24 @@ export function recall(
       confidence: shown.confidence,
       adjustedConfidence,
       author: shown.author,
-      createdAt: shown.createdAt,
-      writtenAt: shown.writtenAt,
+      createdAt: wallClockMs(shown.createdAt) ?? null,
+      writtenAt: wallClockMs(shown.writtenAt) ?? null,
+      dot: shown.dot,
       siblings: record.siblings.length,
       conflict: inConflict(record),
     };
+    const ranked: Ranked = { item, version: shown };
     if (!topK) {
-      best.push(item);
+      best.push(ranked);
       continue;
     }
     let at = best.length;
-    while (at > 0 && ranksBefore(adjustedConfidence, shown.writtenAt, record.id, best[at - 1] as RecallItem)) at--;
-    best.splice(at, 0, item);
+    while (at > 0 && ranksBefore(adjustedConfidence, shown, record.id, best[at - 1] as Ranked)) at--;
+    best.splice(at, 0, ranked);
     if (best.length > limit) best.pop();
   }
-  if (!topK) best.sort((a, b) => (ranksBefore(a.adjustedConfidence, a.writtenAt, a.id, b) ? -1 : 1));
-  const results = topK ? best : best.slice(0, limit);
+  if (!topK) best.sort((a, b) => (ranksBefore(a.item.adjustedConfidence, a.version, a.item.id, b) ? -1 : 1));
+  const results = (topK ? best : best.slice(0, limit)).map((ranked) => ranked.item);
   const warning = visibilityWarning(visibility);
   return warning ? { results, visibility, warning } : { results, visibility };
 }
@@ -94,9 +102,21 @@ export function recall(
 /** Limits up to this keep a sorted top list while scanning; larger ones sort all matches once. */
 const TOP_K_MAX = 64;
 
-/** The ranking: adjusted confidence, then most recent, then id (a total order, so replicas agree). */
-function ranksBefore(adjustedConfidence: number, writtenAt: number, id: string, other: RecallItem): boolean {
-  if (adjustedConfidence !== other.adjustedConfidence) return adjustedConfidence > other.adjustedConfidence;
-  if (writtenAt !== other.writtenAt) return writtenAt > other.writtenAt;
-  return id < other.id;
+/** A match with the version it shows: ranking uses the raw hybrid timestamp, finer than the item's wall-clock ms. */
+interface Ranked {
+  readonly item: RecallItem;
+  readonly version: Version;
+}
+
+/**
+ * The ranking: adjusted confidence, then most recent by hybrid timestamp (real write time across
+ * tabs and reloads; an older store's monotone readings rank below all of them), then the greater
+ * dot (two writers in the same logical instant), then id (a total order, so replicas agree).
+ */
+function ranksBefore(adjustedConfidence: number, shown: Version, id: string, other: Ranked): boolean {
+  if (adjustedConfidence !== other.item.adjustedConfidence) return adjustedConfidence > other.item.adjustedConfidence;
+  if (shown.writtenAt !== other.version.writtenAt) return shown.writtenAt > other.version.writtenAt;
+  const byDot = compareDots(shown.dot, other.version.dot);
+  if (byDot !== 0) return byDot > 0;
+  return id < other.item.id;
 }

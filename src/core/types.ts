@@ -38,11 +38,18 @@ export interface MemoryContent {
 export interface Version extends MemoryContent {
   readonly dot: Dot;
   readonly context: VersionVector;
-  /** When the memory was first created (author's clock, ms); carried unchanged into later versions. */
+  /**
+   * When the memory was first created: the author's hybrid timestamp (hlc.ts: epoch ms, the
+   * fraction a logical counter); carried unchanged into later versions. Records of older stores
+   * hold a performance.now() reading here (below WALL_CLOCK_EPOCH_MS).
+   */
   readonly createdAt: number;
   /** The node that first created the memory; carried unchanged into later versions. */
   readonly author: NodeId;
-  /** When this version was written (writer's clock, ms). */
+  /**
+   * When this version was written: the writer's hybrid timestamp (hlc.ts), greater than that of
+   * every version the writer had seen, so "written after seeing" means "larger", whatever the skew.
+   */
   readonly writtenAt: number;
   /** The writer's partition generation when it wrote this version (see generation.ts). */
   readonly generation: number;

@@ -4,6 +4,7 @@
  */
 import type { EngramConfig } from '../core/config.js';
 import { EngramNode } from '../core/node.js';
+import type { Scheduler } from '../core/ports.js';
 import { SeededRandom } from '../core/random.js';
 import type { NodeId } from '../core/types.js';
 import { MemoryStorage } from '../store/memory-storage.js';
@@ -17,7 +18,21 @@ export interface ClusterOptions {
   readonly link?: Partial<LinkProfile>;
   /** Virtual latency of a storage commit (IndexedDB commits take ~1 ms). */
   readonly storageLatencyMs?: number;
+  /**
+   * Each node's wall clock is off by a seeded amount in [-clockSkewMs, clockSkewMs] (default 2 min:
+   * laptops that missed NTP for a while), so hybrid timestamps are tested against skew.
+   */
+  readonly clockSkewMs?: number;
+  /**
+   * The last `standby` nodes are not opened by create(): their storage exists (a test may fill it)
+   * and restart(index) brings each up later, e.g. as a node joining an established cluster.
+   */
+  readonly standby?: number;
 }
+
+/** Wall-clock time at virtual time 0: a fixed date, so runs replay exactly. */
+export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
+const DEFAULT_CLOCK_SKEW_MS = 120_000;
 
 /** Lets every promise continuation triggered by the last timer run before the next timer fires. */
 function drainMicrotasks(): Promise<void> {
@@ -42,6 +57,8 @@ export class SimCluster {
   readonly ids: NodeId[];
   readonly storages: MemoryStorage[];
   readonly nodes: (EngramNode | undefined)[];
+  /** Each node's wall-clock error (ms): its wall clock reads SIM_EPOCH_MS + virtual time + this. */
+  readonly skewsMs: number[];
   private readonly config: Partial<EngramConfig>;
   /** Called with every node instance when it is opened (first start and every restart). */
   onNodeOpened: ((index: number, node: EngramNode) => void) | undefined;
@@ -52,13 +69,18 @@ export class SimCluster {
     this.ids = Array.from({ length: options.nodes }, (_, i) => `n${i}`);
     this.storages = this.ids.map(() => new MemoryStorage({ scheduler: this.scheduler, commitLatencyMs: options.storageLatencyMs ?? 1 }));
     this.nodes = this.ids.map(() => undefined);
+    // Its own stream: drawing skews from this.random would change every seed's run.
+    const skews = new SeededRandom(options.seed ^ 0x2c1b3c6d);
+    const maxSkewMs = options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
+    this.skewsMs = this.ids.map(() => Math.round((skews.next() * 2 - 1) * maxSkewMs));
     this.config = options.config ?? {};
   }
 
   static async create(options: ClusterOptions): Promise<SimCluster> {
     const cluster = new SimCluster(options);
-    for (let i = 0; i < options.nodes; i++) await cluster.open(i);
-    for (let i = 0; i < options.nodes; i++) cluster.nodes[i]?.start(cluster.seedsFor(i));
+    const opened = options.nodes - (options.standby ?? 0);
+    for (let i = 0; i < opened; i++) await cluster.open(i);
+    for (let i = 0; i < opened; i++) cluster.nodes[i]?.start(cluster.seedsFor(i));
     return cluster;
   }
 
@@ -69,7 +91,7 @@ export class SimCluster {
       id,
       transport,
       storage: this.storages[index] as MemoryStorage,
-      scheduler: this.scheduler,
+      scheduler: this.nodeScheduler(index),
       random: this.random.fork(),
       config: this.config,
     });
@@ -83,6 +105,17 @@ export class SimCluster {
     this.nodes[index] = node;
     this.onNodeOpened?.(index, node);
     return node;
+  }
+
+  /** The shared virtual scheduler, seen through node `index`'s skewed wall clock. */
+  private nodeScheduler(index: number): Scheduler {
+    const shared = this.scheduler;
+    const skewMs = this.skewsMs[index] ?? 0;
+    return {
+      now: () => shared.now(),
+      setTimer: (delayMs, fn) => shared.setTimer(delayMs, fn),
+      wallNow: () => SIM_EPOCH_MS + shared.now() + skewMs,
+    };
   }
 
   /**
