@@ -1,24 +1,18 @@
 /**
- * `npm start -- --tls-cert c.pem --tls-key k.pem` as a person on the LAN uses it: the server
- * serves the UI over https and signaling over wss on a non-loopback address of this machine
- * (where plain http would not be a secure context), and two Chromium tabs opened there form a
- * mesh and replicate. The certificate is self-signed and made for this test, so the browser is
- * told to accept it, as a person accepts a mkcert or self-signed certificate once.
+ * `npm start -- --tls-cert c.pem --tls-key k.pem`: the server serves the UI over https and
+ * signaling over wss, and two Chromium tabs opened there form a mesh and replicate. It listens on
+ * loopback: this machine's own LAN address is not a traffic target here (only loopback and the
+ * test's own namespaces are); the plain-http LAN case, where a page is not a secure context, is
+ * e2e/lan.spec.ts in namespaces. The certificate is self-signed and made for this test, so the
+ * browser is told to accept it, as a person accepts a mkcert or self-signed certificate once.
  */
 import { expect, test } from '@playwright/test';
-import { listenUrls } from '../signaling/listen-urls.js';
 import { startServer } from '../signaling/server.js';
 import { selfSignedCertificate } from '../test/self-signed-cert.js';
 import { openNode, quietLog, waitForConvergence, waitForVisibility } from './cluster.js';
 
-/** A non-loopback IPv4 address of this machine, where a page is a secure context only over https. */
-function lanAddress(): string | undefined {
-  const url = listenUrls('http', '0.0.0.0', 1)[0];
-  return url === undefined ? undefined : new URL(url).hostname;
-}
-
 test('two tabs on https (UI) and wss (signaling) form a mesh and replicate', async ({ browser }) => {
-  const address = lanAddress() ?? '127.0.0.1';
+  const address = '127.0.0.1';
   const certificate = selfSignedCertificate([address]);
   const server = await startServer({ port: 0, host: address, log: quietLog, tls: { cert: certificate.cert, key: certificate.key } });
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
