@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/core/config.js';
 import { EngramError } from '../src/core/errors.js';
+import { LIMITS } from '../src/core/limits.js';
 import { PARTIAL_VISIBILITY_WARNING } from '../src/core/visibility.js';
 import { SIM_EPOCH_MS, SimCluster } from '../src/sim/cluster.js';
 
@@ -156,7 +157,10 @@ describe('EngramNode', () => {
       { content: 'x', tags: 'garden' },
       { content: 'x', tags: [''] },
       { content: 'x', id: '' },
-      { content: 'x'.repeat(20_000) },
+      { content: 'x'.repeat(LIMITS.contentBytes + 1) },
+      { content: '界'.repeat(Math.ceil(LIMITS.contentBytes / 3) + 1) },
+      { content: 'x\uD800y' },
+      { content: 'x', tags: ['界'.repeat(43)] },
     ];
     for (const input of bad) {
       await expect(node.remember(input as never)).rejects.toMatchObject({ name: 'EngramError', code: 'invalid-argument' });

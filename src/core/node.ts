@@ -12,6 +12,7 @@ import { resolveConfig, type EngramConfig } from './config.js';
 import { consolidate, type Gist } from './consolidation.js';
 import { recordDigest, toHex } from './digest.js';
 import { DecodeError, EngramError } from './errors.js';
+import { LIMITS, validateConfidence, validateContent, validateId, validateTags } from './limits.js';
 import { GenerationTracker } from './generation.js';
 import { GroupCommit, type GroupCommitStats, type Stage } from './group-commit.js';
 import { recall, type RecallQuery, type RecallResult } from './recall.js';
@@ -25,7 +26,7 @@ import { Swim, type SwimMessage } from './swim.js';
 import type { Dot, GenerationEntry, Member, MemberState, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
 import { dotKey } from './vector-clock.js';
 import { penaltyFactor } from './visibility.js';
-import { decodeMessage, encodeMessage, WIRE_LIMITS, type GenerationLog, type Message } from './wire.js';
+import { decodeMessage, encodeMessage, type GenerationLog, type Message } from './wire.js';
 
 export interface RememberInput {
   readonly content: string;
@@ -78,8 +79,6 @@ export interface EngramNodeOptions {
   readonly random: Random;
   readonly config?: Partial<EngramConfig>;
 }
-
-const MAX_CONTENT_CHARS = 16 * 1024;
 
 export class EngramNode {
   readonly id: NodeId;
@@ -206,9 +205,7 @@ export class EngramNode {
    * its generation log.
    */
   static async open(options: EngramNodeOptions): Promise<EngramNode> {
-    if (typeof options.id !== 'string' || options.id.length === 0 || new TextEncoder().encode(options.id).length > WIRE_LIMITS.idBytes) {
-      throw new EngramError('invalid-argument', `node id must be a non-empty string of at most ${WIRE_LIMITS.idBytes} bytes`);
-    }
+    validateId(options.id, 'node id');
     const stored = await options.storage.loadState();
     if (stored && stored.nodeId !== options.id) {
       throw new EngramError('invalid-argument', `storage belongs to node ${stored.nodeId}, not ${options.id}`);
@@ -647,7 +644,7 @@ export class EngramNode {
   private generationLogs(): GenerationLog[] {
     const logs: GenerationLog[] = [{ node: this.id, entries: this.generations.log.slice(-8) }];
     for (const [node, entries] of this.knownGenerations) {
-      if (node !== this.id && logs.length < WIRE_LIMITS.generationNodes) logs.push({ node, entries: entries.slice(-8) });
+      if (node !== this.id && logs.length < LIMITS.generationNodes) logs.push({ node, entries: entries.slice(-8) });
     }
     return logs;
   }
@@ -812,40 +809,6 @@ export class EngramNode {
 
   private assertRunning(): void {
     if (this.stopped) throw new EngramError('stopped', 'this node was stopped');
-  }
-}
-
-function validateContent(content: unknown): string {
-  if (typeof content !== 'string') throw new EngramError('invalid-argument', 'content must be a string');
-  // A blank memory recalls as nothing and could only be told from a forget by its flag.
-  if (content.trim().length === 0) throw new EngramError('invalid-argument', 'content must not be empty');
-  if (content.length > MAX_CONTENT_CHARS) throw new EngramError('invalid-argument', `content is longer than ${MAX_CONTENT_CHARS} characters`);
-  return content;
-}
-
-function validateTags(tags: unknown): string[] {
-  if (!Array.isArray(tags)) throw new EngramError('invalid-argument', 'tags must be an array of strings');
-  if (tags.length > WIRE_LIMITS.tags) throw new EngramError('invalid-argument', `at most ${WIRE_LIMITS.tags} tags`);
-  const out = new Set<string>();
-  for (const tag of tags) {
-    if (typeof tag !== 'string' || tag.trim().length === 0 || tag.length > 64) {
-      throw new EngramError('invalid-argument', 'each tag must be a non-empty string of at most 64 characters');
-    }
-    out.add(tag.trim());
-  }
-  return [...out].sort();
-}
-
-function validateConfidence(confidence: unknown): number {
-  if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 1)) {
-    throw new EngramError('invalid-argument', 'confidence must be a number in [0, 1]');
-  }
-  return confidence;
-}
-
-function validateId(id: unknown): void {
-  if (typeof id !== 'string' || id.length === 0 || new TextEncoder().encode(id).length > WIRE_LIMITS.idBytes) {
-    throw new EngramError('invalid-argument', `memory id must be a non-empty string of at most ${WIRE_LIMITS.idBytes} bytes`);
   }
 }
 

@@ -11,27 +11,14 @@ import { ByteReader, ByteWriter } from './bytes.js';
 import type { InboundFrame, OutboundFrame, PeerLink } from './clock-codec.js';
 import { DIGEST_BYTES } from './digest.js';
 import { DecodeError } from './errors.js';
+import { LIMITS } from './limits.js';
 import type { MemberDigest, Rumour, RumourKind, SwimMessage } from './swim.js';
 import type { GenerationEntry, MemberState, MemoryRecord, NodeId, Version, VersionVector } from './types.js';
 
 export const WIRE_VERSION = 1;
 
-/** Limits that keep a hostile or broken peer from making us allocate or loop without bound. */
-export const WIRE_LIMITS = Object.freeze({
-  messageBytes: 16 * 1024 * 1024,
-  idBytes: 256,
-  contentBytes: 64 * 1024,
-  tags: 64,
-  tagBytes: 128,
-  siblings: 64,
-  contextEntries: 4096,
-  records: 4096,
-  rumours: 256,
-  members: 65536,
-  hashes: 1 << 20,
-  generationNodes: 256,
-  generationEntries: 64,
-});
+/** Limits that keep a hostile or broken peer from making us allocate or loop without bound: the node's own (limits.ts). */
+export const WIRE_LIMITS = LIMITS;
 
 /** A node's recent generation log, carried in heal handshakes so the heal report can say who wrote on which side. */
 export interface GenerationLog {
@@ -302,6 +289,11 @@ class BodyReader {
     return this.r.boundedVarint(max, what);
   }
 
+  /** Counters and incarnations: bounded so that `+ 1` stays exact and encodable (limits.ts). */
+  private counter(what: string): number {
+    return this.r.boundedVarint(LIMITS.counter, what);
+  }
+
   message(type: MessageType): Message {
     const r = this.r;
     switch (type) {
@@ -382,7 +374,7 @@ class BodyReader {
       for (let i = 0; i < length; i++) {
         const node = this.ref();
         const state = pick(MEMBER_STATES, r.u8('member state'), 'member state');
-        members.push({ node, state, incarnation: r.varint('incarnation') });
+        members.push({ node, state, incarnation: this.counter('incarnation') });
       }
       return { type, reply, members };
     }
@@ -393,7 +385,7 @@ class BodyReader {
     for (let i = 0; i < length; i++) {
       const kind = pick(RUMOUR_KINDS, r.u8('rumour kind'), 'rumour kind');
       const node = this.ref();
-      const incarnation = r.varint('incarnation');
+      const incarnation = this.counter('incarnation');
       rumours.push({ kind, node, incarnation, from: this.ref() });
     }
     if (type === 'ping-req') return { type, seq, target: target as NodeId, rumours };
@@ -419,13 +411,13 @@ class BodyReader {
   private version(): Version {
     const r = this.r;
     const node = this.ref();
-    const counter = r.varint('dot counter');
+    const counter = this.counter('dot counter');
     if (counter < 1) throw new DecodeError('bad-value', 'dot counter must be at least 1');
     const entries = this.count(WIRE_LIMITS.contextEntries, 'context size');
     const context: Record<NodeId, number> = {};
     for (let i = 0; i < entries; i++) {
       const contextNode = this.ref();
-      const value = r.varint('context counter');
+      const value = this.counter('context counter');
       if (value < 1 || contextNode in context) throw new DecodeError('bad-value', 'malformed causal context');
       context[contextNode] = value;
     }
