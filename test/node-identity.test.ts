@@ -9,6 +9,9 @@ import {
   claimNodeId,
   newNodeId,
 } from '../src/store/node-identity.js';
+import { claimReplica, REPLICA_TIMINGS, type FoldTarget, type Replica, type ReplicaEnvironment } from '../src/store/replica-claim.js';
+import { readRegistry } from '../src/store/replica-registry.js';
+import type { MemoryRecord } from '../src/core/types.js';
 import type {
   IdentityChannel,
   IdentityEnvironment,
@@ -135,6 +138,13 @@ class Browser {
   readonly channels = new FakeChannels();
   private readonly random: SeededRandom;
 
+  /** The origin's localStorage: shared by every tab, kept across restarts. */
+  readonly local = new FakeSession();
+  /** The origin's IndexedDB database names (indexedDB.databases()); undefined: the browser cannot list them. */
+  databases: Set<string> | undefined = new Set();
+  /** Wall-clock ms at virtual time 0. */
+  wallClockAtStart = 1_800_000_000_000;
+
   constructor(
     seed = 1,
     private readonly facilities: { locks?: boolean; channels?: boolean } = {},
@@ -150,6 +160,22 @@ class Browser {
       getRandomValues: (bytes) => bytes.map(() => this.random.int(256)),
       setTimer: (delayMs, fn) => this.scheduler.setTimer(delayMs, fn),
     };
+  }
+
+  replicaEnvironment(session: SessionStore | undefined): ReplicaEnvironment {
+    return {
+      ...this.environment(session),
+      local: this.local,
+      listDatabases: this.databases && (async () => [...(this.databases ?? [])]),
+      now: () => this.wallClockAtStart + this.scheduler.now(),
+    };
+  }
+
+  /** Opens a tab of `room` and waits until it knows which replica it runs as; the tab then opens (creates) its database. */
+  async openReplicaTab(session: SessionStore, room = 'garden'): Promise<Replica> {
+    const replica = await settle(this.scheduler, claimReplica(this.replicaEnvironment(session), room));
+    this.databases?.add(replica.databaseName);
+    return replica;
   }
 
   /** Opens a tab on `session` and waits, in virtual time, until it knows which node it is. */
@@ -390,5 +416,297 @@ describe('node identity', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+/** A record as a replica's database holds it; only its id matters to folding. */
+const storedRecord = (id: string): MemoryRecord => ({ id, siblings: [] });
+
+/** The databases' contents and a node that absorbs what is folded into it. */
+class FoldWorld implements FoldTarget {
+  readonly contents = new Map<string, MemoryRecord[]>();
+  readonly absorbed: string[] = [];
+  failLoadOf: string | undefined;
+
+  constructor(private readonly browser: Browser) {}
+
+  async absorb(records: readonly MemoryRecord[]): Promise<unknown> {
+    this.absorbed.push(...records.map((record) => record.id));
+    return records.length;
+  }
+
+  async openStorage(databaseName: string): Promise<{ loadRecords(): Promise<MemoryRecord[]>; destroy(): Promise<void> }> {
+    return {
+      loadRecords: async () => {
+        if (databaseName === this.failLoadOf) throw new Error('disk error');
+        return this.contents.get(databaseName) ?? [];
+      },
+      destroy: async () => {
+        this.contents.delete(databaseName);
+        this.browser.databases?.delete(databaseName);
+      },
+    };
+  }
+}
+
+describe('replicas outlive tabs', () => {
+  it('a tab opened after every tab of the room closed adopts the replica the last one left', async () => {
+    const browser = new Browser();
+    const first = await browser.openReplicaTab(new FakeSession());
+    expect(first.origin).toBe('new');
+    first.release();
+    const session = new FakeSession();
+    const next = await browser.openReplicaTab(session);
+    expect(next.nodeId).toBe(first.nodeId);
+    expect(next.databaseName).toBe(`engram-garden-${first.nodeId}`);
+    expect(next.origin).toBe('adopted');
+    expect(next.adopted).toBe(true);
+    expect(session.getItem(SESSION_KEY)).toBe(first.nodeId);
+    expect(browser.locks.isHeld(lockOf(first.nodeId))).toBe(true);
+    // Adopting never waits on a lock.
+    expect(browser.scheduler.now()).toBe(0);
+  });
+
+  it('a reload keeps its own id although another idle replica was used more recently', async () => {
+    const browser = new Browser();
+    const session = new FakeSession();
+    const own = await browser.openReplicaTab(session);
+    const other = await browser.openReplicaTab(new FakeSession());
+    own.release();
+    browser.scheduler.runUntil(5_000);
+    other.release();
+    const reloaded = await browser.openReplicaTab(session);
+    expect(reloaded.nodeId).toBe(own.nodeId);
+    expect(reloaded.origin).toBe('restored');
+  });
+
+  it('two tabs open at once are two replicas; reopened one after the other they take both back, a third is new', async () => {
+    const browser = new Browser();
+    const a = await browser.openReplicaTab(new FakeSession());
+    const b = await browser.openReplicaTab(new FakeSession());
+    expect(b.nodeId).not.toBe(a.nodeId);
+    expect(b.origin).toBe('new');
+    b.release();
+    browser.scheduler.runUntil(1_000);
+    a.release();
+    const first = await browser.openReplicaTab(new FakeSession());
+    const second = await browser.openReplicaTab(new FakeSession());
+    const third = await browser.openReplicaTab(new FakeSession());
+    // The most recently used first.
+    expect([first.nodeId, second.nodeId]).toEqual([a.nodeId, b.nodeId]);
+    expect([first.origin, second.origin]).toEqual(['adopted', 'adopted']);
+    expect(third.origin).toBe('new');
+    expect(new Set([first.nodeId, second.nodeId, third.nodeId]).size).toBe(3);
+    expect(readRegistry(browser.local, 'garden').map((entry) => entry.nodeId).sort()).toEqual([a.nodeId, b.nodeId, third.nodeId].sort());
+  });
+
+  it('a duplicated tab never runs as its original: it adopts an idle replica or takes a new one', async () => {
+    const browser = new Browser();
+    const idle = await browser.openReplicaTab(new FakeSession());
+    idle.release();
+    const originalSession = new FakeSession();
+    const original = await browser.openReplicaTab(originalSession);
+    expect(original.nodeId).toBe(idle.nodeId);
+    const duplicate = await browser.openReplicaTab(originalSession.copy());
+    expect(duplicate.nodeId).not.toBe(original.nodeId);
+    expect(duplicate.origin).toBe('duplicate-tab');
+  });
+
+  it('replicas of another room are not adopted', async () => {
+    const browser = new Browser();
+    const other = await browser.openReplicaTab(new FakeSession(), 'kitchen');
+    other.release();
+    const tab = await browser.openReplicaTab(new FakeSession(), 'garden');
+    expect(tab.nodeId).not.toBe(other.nodeId);
+    expect(tab.origin).toBe('new');
+  });
+
+  it('a registered replica whose database is gone is not adopted (its dots could be reused)', async () => {
+    const browser = new Browser();
+    const lost = await browser.openReplicaTab(new FakeSession());
+    lost.release();
+    browser.databases?.delete(lost.databaseName);
+    const tab = await browser.openReplicaTab(new FakeSession());
+    expect(tab.nodeId).not.toBe(lost.nodeId);
+    expect(tab.origin).toBe('new');
+  });
+
+  it('a database left on disk before the registry existed is found and adopted', async () => {
+    const browser = new Browser();
+    browser.databases?.add('engram-garden-olddatabaseofatab2345');
+    browser.databases?.add('engram-garden-sub-room-notthisroom2345');
+    const tab = await browser.openReplicaTab(new FakeSession());
+    expect(tab.nodeId).toBe('olddatabaseofatab2345');
+    expect(tab.origin).toBe('adopted');
+  });
+
+  it('without a database listing, the registry alone is trusted', async () => {
+    const browser = new Browser();
+    browser.databases = undefined;
+    const first = await browser.openReplicaTab(new FakeSession());
+    first.release();
+    expect((await browser.openReplicaTab(new FakeSession())).nodeId).toBe(first.nodeId);
+  });
+
+  it('without Web Locks, a replica whose holder answers the probe is not adopted; an unanswered one is, after the probe window', async () => {
+    const browser = new Browser(1, { locks: false });
+    const live = await browser.openReplicaTab(new FakeSession());
+    const closed = await browser.openReplicaTab(new FakeSession());
+    closed.release();
+    const startedAt = browser.scheduler.now();
+    const tab = await browser.openReplicaTab(new FakeSession());
+    expect(tab.nodeId).toBe(closed.nodeId);
+    expect(tab.origin).toBe('adopted');
+    expect(tab.guard).toBe('broadcast-channel');
+    expect(browser.scheduler.now() - startedAt).toBe(IDENTITY_TIMINGS.probeReplyMs);
+    const another = await browser.openReplicaTab(new FakeSession());
+    expect([live.nodeId, tab.nodeId]).not.toContain(another.nodeId);
+    expect(another.origin).toBe('new');
+  });
+
+  it('without Web Locks, two tabs starting at the same instant never both take the idle replica', async () => {
+    const browser = new Browser(1, { locks: false });
+    const closed = await browser.openReplicaTab(new FakeSession());
+    closed.release();
+    const [a, b] = await settle(
+      browser.scheduler,
+      Promise.all([claimReplica(browser.replicaEnvironment(new FakeSession()), 'garden'), claimReplica(browser.replicaEnvironment(new FakeSession()), 'garden')]),
+    );
+    expect(a.nodeId).not.toBe(b.nodeId);
+    // The first to probe was not heard by the second (its channel was not open yet) and takes the
+    // replica; the second's probe reached the first, which answered for it, so it passed on it.
+    expect([a.origin, b.origin]).toEqual(['adopted', 'new']);
+    expect(a.nodeId).toBe(closed.nodeId);
+  });
+
+  it('with neither Web Locks nor BroadcastChannel a tab cannot tell a live holder from a closed one, so it never adopts', async () => {
+    const browser = new Browser(1, { locks: false, channels: false });
+    const first = await browser.openReplicaTab(new FakeSession());
+    first.release();
+    const tab = await browser.openReplicaTab(new FakeSession());
+    expect(tab.nodeId).not.toBe(first.nodeId);
+  });
+
+  it('release marks the replica used now, so the registry orders by real last use', async () => {
+    const browser = new Browser();
+    const tab = await browser.openReplicaTab(new FakeSession());
+    browser.scheduler.runUntil(60_000);
+    tab.release();
+    expect(readRegistry(browser.local, 'garden')).toEqual([
+      { nodeId: tab.nodeId, databaseName: tab.databaseName, lastUsedAt: browser.wallClockAtStart + 60_000 },
+    ]);
+  });
+
+  it('law: however tabs are opened, duplicated, reloaded and closed, no two live tabs share a replica, and with Web Locks no more replicas exist than tabs were ever open at once', async () => {
+    type Step = { kind: 'open' } | { kind: 'duplicate' | 'reload' | 'close'; tab: number };
+    const stepArb: fc.Arbitrary<Step> = fc.oneof(
+      fc.constant<Step>({ kind: 'open' }),
+      fc.record({ kind: fc.constantFrom('duplicate', 'reload', 'close'), tab: fc.nat(7) }) as fc.Arbitrary<Step>,
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.boolean(), fc.integer({ min: 1, max: 1_000 }), async (steps, withLocks, seed) => {
+        const browser = new Browser(seed, { locks: withLocks });
+        const live: { session: FakeSession; replica: Replica }[] = [];
+        const everUsed = new Set<string>();
+        let mostAtOnce = 0;
+        for (const step of steps) {
+          const target = live[step.kind === 'open' ? -1 : (step as { tab: number }).tab % Math.max(live.length, 1)];
+          if (step.kind === 'open' || step.kind === 'duplicate') {
+            if (step.kind === 'duplicate' && !target) continue;
+            const session = step.kind === 'open' ? new FakeSession() : (target as { session: FakeSession }).session.copy();
+            live.push({ session, replica: await browser.openReplicaTab(session) });
+          } else if (target && step.kind === 'reload') {
+            const before = target.replica.nodeId;
+            target.replica.release();
+            target.replica = await browser.openReplicaTab(target.session);
+            expect(target.replica.nodeId).toBe(before);
+          } else if (target) {
+            target.replica.release();
+            live.splice(live.indexOf(target), 1);
+          }
+          const ids = live.map((tab) => tab.replica.nodeId);
+          expect(new Set(ids).size).toBe(ids.length);
+          for (const id of ids) everUsed.add(id);
+          mostAtOnce = Math.max(mostAtOnce, live.length);
+          if (withLocks) expect(everUsed.size).toBeLessThanOrEqual(mostAtOnce);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('folding idle replicas', () => {
+  const horizon = REPLICA_TIMINGS.foldAfterMs;
+
+  async function threeReplicasThenOneTab(): Promise<{ browser: Browser; world: FoldWorld; live: Replica; idle: Replica[] }> {
+    const browser = new Browser();
+    const world = new FoldWorld(browser);
+    const tabs = [await browser.openReplicaTab(new FakeSession()), await browser.openReplicaTab(new FakeSession()), await browser.openReplicaTab(new FakeSession())];
+    for (const [index, tab] of tabs.entries()) world.contents.set(tab.databaseName, [storedRecord(`m${index}a`), storedRecord(`m${index}b`)]);
+    for (const tab of tabs) tab.release();
+    const live = await browser.openReplicaTab(new FakeSession());
+    return { browser, world, live, idle: tabs.filter((tab) => tab.nodeId !== live.nodeId) };
+  }
+
+  it('replicas nobody adopted within the horizon are merged into the live one and their databases deleted', async () => {
+    const { browser, world, live, idle } = await threeReplicasThenOneTab();
+    browser.scheduler.runUntil(horizon);
+    const report = await settle(browser.scheduler, live.foldIdle(world));
+    expect(report.folded.sort()).toEqual(idle.map((tab) => tab.nodeId).sort());
+    expect(report.records).toBe(4);
+    expect(report.failed).toEqual([]);
+    expect(world.absorbed.sort()).toEqual(['m0a', 'm0b', 'm1a', 'm1b', 'm2a', 'm2b'].filter((id) => !world.contents.get(live.databaseName)?.some((r) => r.id === id)).sort());
+    expect([...(browser.databases ?? [])]).toEqual([live.databaseName]);
+    expect(readRegistry(browser.local, 'garden').map((entry) => entry.nodeId)).toEqual([live.nodeId]);
+    // Their locks were given back.
+    for (const tab of idle) expect(browser.locks.isHeld(lockOf(tab.nodeId))).toBe(false);
+  });
+
+  it('a replica idle for less than the horizon is kept', async () => {
+    const { browser, world, live } = await threeReplicasThenOneTab();
+    browser.scheduler.runUntil(horizon - 1);
+    const report = await settle(browser.scheduler, live.foldIdle(world));
+    expect(report.folded).toEqual([]);
+    expect(world.absorbed).toEqual([]);
+    expect(browser.databases?.size).toBe(3);
+  });
+
+  it('a replica a live tab holds is never folded, however old its entry', async () => {
+    const { browser, world, live, idle } = await threeReplicasThenOneTab();
+    const [held] = idle;
+    const heldTab = await browser.openReplicaTab(new FakeSession());
+    expect(heldTab.nodeId).toBe(held!.nodeId);
+    browser.scheduler.runUntil(2 * horizon);
+    const report = await settle(browser.scheduler, live.foldIdle(world));
+    expect(report.folded).toEqual([idle[1]!.nodeId]);
+    expect(browser.databases?.has(heldTab.databaseName)).toBe(true);
+  });
+
+  it('a replica whose records could not be read keeps its database and is reported', async () => {
+    const { browser, world, live, idle } = await threeReplicasThenOneTab();
+    world.failLoadOf = idle[0]!.databaseName;
+    browser.scheduler.runUntil(horizon);
+    const report = await settle(browser.scheduler, live.foldIdle(world));
+    expect(report.failed.map((failure) => [failure.nodeId, failure.error.message])).toEqual([[idle[0]!.nodeId, 'disk error']]);
+    expect(report.folded).toEqual([idle[1]!.nodeId]);
+    expect(browser.databases?.has(idle[0]!.databaseName)).toBe(true);
+    expect(readRegistry(browser.local, 'garden').map((entry) => entry.nodeId).sort()).toEqual([live.nodeId, idle[0]!.nodeId].sort());
+  });
+
+  it('without Web Locks, a replica whose holder answers is not folded; one nobody answers for is', async () => {
+    const browser = new Browser(1, { locks: false });
+    const world = new FoldWorld(browser);
+    const answering = await browser.openReplicaTab(new FakeSession());
+    const closed = await browser.openReplicaTab(new FakeSession());
+    closed.release();
+    const live = await browser.openReplicaTab(new FakeSession());
+    expect(live.nodeId).toBe(closed.nodeId);
+    const gone = await browser.openReplicaTab(new FakeSession());
+    gone.release();
+    browser.scheduler.runUntil(browser.scheduler.now() + horizon);
+    const report = await settle(browser.scheduler, live.foldIdle(world));
+    expect(report.folded).toEqual([gone.nodeId]);
+    expect(browser.databases?.has(answering.databaseName)).toBe(true);
   });
 });

@@ -27,7 +27,11 @@ export type EngramErrorCode =
   | 'not-found'
   | 'not-started'
   | 'stopped'
-  | 'storage-failed';
+  | 'storage-failed'
+  /** The browser's storage for the site is full: nothing of the write was saved. */
+  | 'storage-full'
+  /** The node's database is gone (site data cleared, deleted by another tab): nothing is saved any more. */
+  | 'storage-lost';
 
 /** A call into the node that cannot be carried out. */
 export class EngramError extends Error {

@@ -217,13 +217,35 @@ export class EngramNode {
       generation: stored?.generation ?? 0,
       generations: stored?.generations ?? [],
     };
+    let startError: EngramError | undefined;
     try {
       await options.storage.commit({ state });
     } catch (cause) {
-      throw new EngramError('storage-failed', 'could not record the node start in storage', { cause });
+      // A full store must still open and read. Only the raised incarnation goes unrecorded, so
+      // the next start may reuse it (SWIM refutes by raising it again); the dot counter is safe,
+      // since no write can be durable without the state it carries.
+      if (!(cause instanceof EngramError && cause.code === 'storage-full')) {
+        throw new EngramError('storage-failed', 'could not record the node start in storage', { cause });
+      }
+      startError = cause;
     }
     const records = await options.storage.loadRecords();
-    return new EngramNode(options, state, records);
+    const node = new EngramNode(options, state, records);
+    node.startError = startError;
+    return node;
+  }
+
+  /** Why the start could not be recorded (a full store), if it could not: the node runs, reads, and refuses writes. */
+  startError: EngramError | undefined;
+
+  /**
+   * Merges records that come from this browser rather than from a peer (a folded replica's
+   * database): the same canonicalization, merge, durable commit and events as records a peer
+   * sends; healing then spreads them. Resolves with how many versions were new here.
+   */
+  async absorb(records: readonly MemoryRecord[]): Promise<number> {
+    this.assertRunning();
+    return (await this.applyRemote(records, this.id)).length;
   }
 
   /** Joins the cluster through `seeds` (any members already known; more can be added later with addPeers). */
@@ -508,7 +530,11 @@ export class EngramNode {
     try {
       await this.storage.commit({ records, state: this.persistentState(counter) });
     } catch (cause) {
-      const error = new EngramError('storage-failed', `storage refused a write of ${records.length} record(s)`, { cause });
+      // A full or vanished store says so in its own words; anything else is a refused write.
+      const error =
+        cause instanceof EngramError && (cause.code === 'storage-full' || cause.code === 'storage-lost')
+          ? cause
+          : new EngramError('storage-failed', `storage refused a write of ${records.length} record(s)`, { cause });
       this.emit('error', { error });
       throw error;
     } finally {

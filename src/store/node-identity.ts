@@ -36,9 +36,9 @@ export function newNodeId(getRandomValues: (bytes: Uint8Array) => Uint8Array): N
   return Array.from(bytes, (byte) => ID_ALPHABET[byte & 31]).join('');
 }
 
-const SESSION_KEY = 'engram-mesh:node-id';
-const CHANNEL_NAME = 'engram-mesh:node-ids';
-const lockName = (nodeId: NodeId): string => `engram-mesh:node:${nodeId}`;
+export const SESSION_KEY = 'engram-mesh:node-id';
+export const CHANNEL_NAME = 'engram-mesh:node-ids';
+export const lockName = (nodeId: NodeId): string => `engram-mesh:node:${nodeId}`;
 
 /** The part of `window.sessionStorage` used here. */
 export interface SessionStore {
@@ -108,10 +108,10 @@ export interface NodeIdentity {
   release(): void;
 }
 
-type ProbeMessage = { readonly type: 'engram-id-probe'; readonly nodeId: NodeId };
-type HeldMessage = { readonly type: 'engram-id-held'; readonly nodeId: NodeId };
+export type ProbeMessage = { readonly type: 'engram-id-probe'; readonly nodeId: NodeId };
+export type HeldMessage = { readonly type: 'engram-id-held'; readonly nodeId: NodeId };
 
-function isMessage<T extends ProbeMessage | HeldMessage>(data: unknown, type: T['type']): data is T {
+export function isMessage<T extends ProbeMessage | HeldMessage>(data: unknown, type: T['type']): data is T {
   return (
     typeof data === 'object' &&
     data !== null &&
@@ -181,7 +181,7 @@ export async function claimNodeId(
   );
 }
 
-function readStoredId(session: SessionStore | undefined): NodeId | undefined {
+export function readStoredId(session: SessionStore | undefined): NodeId | undefined {
   let value: string | null = null;
   try {
     value = session?.getItem(SESSION_KEY) ?? null;
@@ -193,7 +193,7 @@ function readStoredId(session: SessionStore | undefined): NodeId | undefined {
   return value !== null && isNodeId(value) ? value : undefined;
 }
 
-function storeId(session: SessionStore | undefined, nodeId: NodeId): boolean {
+export function storeId(session: SessionStore | undefined, nodeId: NodeId): boolean {
   if (!session) return false;
   try {
     session.setItem(SESSION_KEY, nodeId);
@@ -205,7 +205,7 @@ function storeId(session: SessionStore | undefined, nodeId: NodeId): boolean {
 }
 
 /** A claim on an id that this tab now holds. */
-interface Held {
+export interface Held {
   readonly guard: IdentityGuard;
   release(): void;
 }
@@ -229,7 +229,7 @@ function identity(nodeId: NodeId, origin: IdentityOrigin, held: Held, environmen
 }
 
 /** Tells every tab that probes for `nodeId` that this tab runs as it. */
-function answerProbes(nodeId: NodeId, environment: IdentityEnvironment): IdentityChannel | undefined {
+export function answerProbes(nodeId: NodeId, environment: IdentityEnvironment): IdentityChannel | undefined {
   const channel = environment.openChannel?.(CHANNEL_NAME);
   if (!channel) return undefined;
   channel.listen((data) => {
@@ -244,13 +244,13 @@ function answerProbes(nodeId: NodeId, environment: IdentityEnvironment): Identit
  * Takes a just-drawn id. No other tab can be running as it, so there is nothing to probe or wait
  * for; the lock is taken only so that later duplicates of this tab find it held.
  */
-async function claimFresh(nodeId: NodeId, environment: IdentityEnvironment): Promise<Held | undefined> {
+export async function claimFresh(nodeId: NodeId, environment: IdentityEnvironment): Promise<Held | undefined> {
   if (environment.locks) return acquireLock(environment.locks, nodeId, { ifAvailable: true });
   return { guard: environment.openChannel ? 'broadcast-channel' : 'none', release: () => undefined };
 }
 
 /** Takes the stored `nodeId` for this tab, or returns undefined if a live tab runs as it. */
-async function claim(nodeId: NodeId, environment: IdentityEnvironment, timings: IdentityTimings): Promise<Held | undefined> {
+export async function claim(nodeId: NodeId, environment: IdentityEnvironment, timings: IdentityTimings): Promise<Held | undefined> {
   const { locks } = environment;
   if (locks) {
     const immediate = await acquireLock(locks, nodeId, { ifAvailable: true });
@@ -298,7 +298,7 @@ function probeForHolder(nodeId: NodeId, environment: IdentityEnvironment, onHeld
  * as long as the callback's promise is pending. Undefined when it is not available
  * (`ifAvailable`) or the wait was aborted.
  */
-function acquireLock(
+export function acquireLock(
   locks: LockService,
   nodeId: NodeId,
   options: { ifAvailable?: boolean; signal?: AbortSignal },
