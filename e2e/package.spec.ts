@@ -109,9 +109,11 @@ test.describe('the built app', () => {
     await expect(first.locator('engram-visibility-gauge')).toContainText('2');
 
     const written = await first.evaluate(() => window.engram!.remember({ content: 'packed, installed, built and served', tags: ['package'] }));
-    await second.waitForFunction(async (id) => (await window.engram!.get(id)) !== undefined, written.id, { polling: 100 });
-    const recalled = await second.evaluate(() => window.engram!.recall({ tags: ['package'] }));
-    expect(recalled.results.map((result) => [result.id, result.content])).toEqual([[written.id, 'packed, installed, built and served']]);
+    // Polled from the test: an async predicate in waitForFunction returns a promise, which is
+    // truthy at once, so it would not wait for the replica at all.
+    await expect
+      .poll(async () => (await second.evaluate(() => window.engram!.recall({ tags: ['package'] }))).results.map((result) => [result.id, result.content]), { timeout: 15_000 })
+      .toEqual([[written.id, 'packed, installed, built and served']]);
     const ids = await Promise.all(pages.map((page) => page.evaluate(() => window.engram!.id)));
     expect(new Set(ids).size).toBe(2);
     await context.close();
