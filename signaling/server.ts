@@ -385,7 +385,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       return { ok: false, error: { code: 'peer-id-taken', message: `peer id ${peerId} of room ${room} belongs to another client (it joined with another token); pick another id` } };
     }
     if (!quota.mayEnter(connection.address, room)) {
-      return { ok: false, error: { code: 'too-many-rooms', message: `connections from your address are in ${quota.roomsOf(connection.address)} rooms, the limit per address` } };
+      return { ok: false, error: { code: 'too-many-rooms', message: `connections from your address are in ${plural(quota.roomsOf(connection.address), 'room')}, the limit per address` } };
     }
     const holder = verdict === 'owner' ? claims.holder(room, peerId) : undefined;
     if (holder !== undefined && holder !== connection) replace(holder);
@@ -547,6 +547,10 @@ function rawBuffer(data: RawData): Buffer {
 function label(connection: Connection): string {
   const who = connection.membership === undefined ? '' : ` ${connection.membership.room}/${connection.membership.peerId}`;
   return `ws#${connection.id} ${connection.remote}${who}`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function describeError(error: unknown): string {

@@ -178,7 +178,7 @@ describe('signaling client against the real server', () => {
     expect(statuses).toEqual([{ state: 'connected' }]);
     const second = connect(server, 'two', 'b');
     await eventually(() => second.client.status().state === 'refused', 'the second client to be refused');
-    expect(second.client.status()).toEqual({ state: 'refused', code: 'too-many-rooms', message: 'connections from your address are in 1 rooms, the limit per address' });
+    expect(second.client.status()).toEqual({ state: 'refused', code: 'too-many-rooms', message: 'connections from your address are in 1 room, the limit per address' });
     first.client.close();
     await eventually(() => second.client.status().state === 'connected', 'the second client to join once the address has a room free');
   });
