@@ -44,6 +44,7 @@ export class ConflictQueue extends LitElement {
         margin-top: 8px;
       }
       .conflict:first-of-type { margin-top: 0; }
+      .title .mono { overflow-wrap: anywhere; min-width: 0; }
       .title {
         display: flex;
         align-items: center;
@@ -69,7 +70,7 @@ export class ConflictQueue extends LitElement {
       .sibling .deleted { color: var(--em-bad); font-style: italic; }
       .facts {
         display: grid;
-        grid-template-columns: auto 1fr;
+        grid-template-columns: auto minmax(0, 1fr);
         gap: 0 8px;
         font-size: 11px;
       }
