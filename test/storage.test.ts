@@ -94,7 +94,7 @@ describe('IndexedDbStorage', () => {
         storage.commit({ state: nodeState(2), records: [record('m2'), record('m3'), record('m4')] }),
       );
       vi.restoreAllMocks();
-      expect(error.code).toBe('storage-failed');
+      expect(error.code).toBe('storage-full');
       expect(error.message).toMatch(/storage for this site is full/);
       expect(error.message).toMatch(/None of it was saved/);
       expect((error.cause as Error).name).toBe('QuotaExceededError');
@@ -186,7 +186,7 @@ describe('IndexedDbStorage', () => {
     const sameDatabase = await IndexedDbStorage.open(storage.name);
     await storage.destroy();
     // The other instance closed itself to let the deletion through.
-    expect((await rejectionOf(sameDatabase.loadRecords())).code).toBe('storage-failed');
+    expect((await rejectionOf(sameDatabase.loadRecords())).code).toBe('storage-lost');
     const reopened = await IndexedDbStorage.open(storage.name);
     expect(await reopened.loadRecords()).toEqual([]);
     expect(await reopened.loadState()).toBeUndefined();

@@ -15,9 +15,12 @@
  * Databases of schema 1 kept one row per record in `records`; those rows are read as the oldest
  * segment, and the first compaction moves them into segments.
  *
- * Every failure — quota, abort, a value that cannot be stored, a database closed, blocked or
- * upgraded by another tab — surfaces as EngramError('storage-failed') with the browser's error as
- * `cause`; a rejected commit changed nothing.
+ * Every failure surfaces as an EngramError with the browser's error as `cause`, and a rejected
+ * commit changed nothing: a full quota as 'storage-full', a database that vanished under the tab
+ * (deleted by another tab, site data cleared, the browser dropping the connection) as
+ * 'storage-lost', anything else (abort, a value that cannot be stored, a database closed,
+ * blocked or upgraded by another tab) as 'storage-failed'. With a StorageHealth
+ * (storage-health.ts) the same is reported there, for the page to show.
  */
 import { deleteDB, openDB } from 'idb';
 import type { DBSchema, IDBPDatabase } from 'idb';
@@ -26,6 +29,7 @@ import type { Storage, StorageBatch } from '../core/ports.js';
 import type { MemoryId, MemoryRecord, NodeId, NodeState } from '../core/types.js';
 import { ROOM_PATTERN } from '../net/signaling-protocol.js';
 import { isNodeId } from './node-identity.js';
+import type { StorageHealth } from './storage-health.js';
 
 /**
  * Bump when the layout changes and add a step to `upgradeSchema`; a database is upgraded step by
@@ -74,13 +78,20 @@ export function databaseName(room: string, nodeId: NodeId): string {
 }
 
 /** Why a connection can no longer be used; each gets its own explanation for the person reading it. */
-type ClosedReason = 'closed' | 'version-changed' | 'terminated';
+type ClosedReason = 'closed' | 'version-changed' | 'deleted' | 'terminated';
 
 const CLOSED_EXPLANATIONS: Record<ClosedReason, string> = {
   closed: 'the database of this tab has been closed',
   'version-changed': 'another tab upgraded or deleted the database of this tab; reload the tab to continue',
-  terminated: 'the browser closed the database unexpectedly (site data cleared or a disk error); reload the tab',
+  deleted: 'another tab deleted the database of this tab',
+  terminated: 'the browser closed the database unexpectedly: site data cleared or a disk error',
 };
+
+/** Reasons that mean the database is gone, not merely closed: they surface as storage-lost. */
+const LOST_REASONS: ReadonlySet<ClosedReason> = new Set(['deleted', 'terminated']);
+
+/** Errors of a transaction on a database that was deleted or closed under it. */
+const LOST_ERROR_NAMES: ReadonlySet<string> = new Set(['InvalidStateError', 'NotFoundError']);
 
 function errorName(cause: unknown): string | undefined {
   // DOMException is an Error in browsers and Node alike, but fakes and polyfills may not be.
@@ -167,10 +178,15 @@ export class IndexedDbStorage implements Storage {
   private constructor(
     readonly name: string,
     private readonly db: IDBPDatabase<EngramDatabase>,
+    private readonly health: StorageHealth | undefined,
   ) {}
 
-  /** Opens (creating or upgrading if needed) the database `name`; see `databaseName`. */
-  static async open(name: string): Promise<IndexedDbStorage> {
+  /**
+   * Opens (creating or upgrading if needed) the database `name`; see `databaseName`. With
+   * `health`, a full store is told apart (storage-full with usage and quota) and a vanished
+   * database is reported (storage-lost) there as well as to the caller.
+   */
+  static async open(name: string, options: { health?: StorageHealth } = {}): Promise<IndexedDbStorage> {
     // The connection's events may arrive once the instance exists; they find it here.
     const instance: { current?: IndexedDbStorage } = {};
     const blocked = blockedReport();
@@ -180,7 +196,7 @@ export class IndexedDbStorage implements Storage {
       blocked: blocked.report,
       // Another tab wants to upgrade or delete: step aside at once rather than block it, and
       // make every later call on this instance explain why it fails.
-      blocking: () => instance.current?.markClosed('version-changed'),
+      blocking: (_current, blockedVersion) => instance.current?.markClosed(blockedVersion === null ? 'deleted' : 'version-changed'),
       terminated: () => instance.current?.markClosed('terminated'),
     });
     try {
@@ -205,7 +221,9 @@ export class IndexedDbStorage implements Storage {
         `Could not open database ${name}: it lacks the ${listOf(missing)} store${missing.length > 1 ? 's' : ''}, so it was not made by Engram Mesh or is damaged.`,
       );
     }
-    instance.current = new IndexedDbStorage(name, db);
+    instance.current = new IndexedDbStorage(name, db, options.health);
+    // The blocking/terminated callbacks are set on the connection; a 'close' also fires when
+    // the browser drops it (site data cleared), which idb reports as `terminated`.
     return instance.current;
   }
 
@@ -214,7 +232,7 @@ export class IndexedDbStorage implements Storage {
     try {
       return await db.get(STATE, STATE_KEY);
     } catch (cause) {
-      throw storageFailed('load the node state', cause);
+      throw this.failure('load the node state', cause);
     }
   }
 
@@ -241,20 +259,21 @@ export class IndexedDbStorage implements Storage {
       };
       return latest;
     } catch (cause) {
-      throw storageFailed(action, cause);
+      throw this.failure(action, cause);
     }
   }
 
   async commit(batch: StorageBatch): Promise<void> {
     const action = describeBatch(batch);
     const db = this.usable(action);
+    await this.health?.admit(batch);
     // 'strict' asks the browser to flush to disk before `complete`: the contract promises a
     // resolved commit survives a crash, which the relaxed default does not.
     let tx;
     try {
       tx = db.transaction(COMMIT_STORES, 'readwrite', { durability: 'strict' });
     } catch (cause) {
-      throw storageFailed(action, cause, NOTHING_SAVED);
+      throw this.failure(action, cause, NOTHING_SAVED);
     }
     const records = batch.records ?? [];
     const writes: Promise<unknown>[] = [];
@@ -270,7 +289,7 @@ export class IndexedDbStorage implements Storage {
         // Already aborted (what refused the write also ended the transaction): nothing commits.
       }
       await Promise.allSettled([tx.done, ...writes]);
-      throw storageFailed(action, cause, NOTHING_SAVED);
+      throw this.failure(action, cause, NOTHING_SAVED);
     }
     // A failing write aborts the whole transaction and `tx.done` rejects with its error; the
     // per-write promises then carry only the abort, so they are settled here and not reported.
@@ -278,8 +297,9 @@ export class IndexedDbStorage implements Storage {
     try {
       await tx.done;
     } catch (cause) {
-      throw storageFailed(action, cause, NOTHING_SAVED);
+      throw this.failure(action, cause, NOTHING_SAVED);
     }
+    this.health?.committed();
     if (this.log && records.length > 0) {
       this.log.segments += 1;
       this.log.records += records.length;
@@ -310,6 +330,7 @@ export class IndexedDbStorage implements Storage {
       db = this.usable('compact the record log');
     } catch (error) {
       this.lastCompactionError = error as EngramError;
+      this.health?.reportBackground(this.lastCompactionError);
       return;
     }
     try {
@@ -334,7 +355,8 @@ export class IndexedDbStorage implements Storage {
       this.compactions += 1;
       this.lastCompactionError = undefined;
     } catch (cause) {
-      this.lastCompactionError = storageFailed('compact the record log', cause, ' The log was left as it was.');
+      this.lastCompactionError = this.failure('compact the record log', cause, ' The log was left as it was.', false);
+      this.health?.reportBackground(this.lastCompactionError);
     }
   }
 
@@ -385,13 +407,38 @@ export class IndexedDbStorage implements Storage {
     if (this.closedReason) return;
     this.closedReason = reason;
     this.db.close();
+    if (LOST_REASONS.has(reason)) this.health?.lost(CLOSED_EXPLANATIONS[reason]);
+    else if (reason === 'version-changed') this.health?.failed(new EngramError('storage-failed', `This tab can no longer save: ${CLOSED_EXPLANATIONS[reason]}.`));
   }
 
   private usable(action: string): IDBPDatabase<EngramDatabase> {
+    if (this.closedReason && LOST_REASONS.has(this.closedReason)) {
+      const explanation = CLOSED_EXPLANATIONS[this.closedReason];
+      throw this.health?.lost(explanation) ?? new EngramError('storage-lost', `Could not ${action}: ${explanation}; reload the tab.`);
+    }
     if (this.closedReason) {
       throw new EngramError('storage-failed', `Could not ${action}: ${CLOSED_EXPLANATIONS[this.closedReason]}.`);
     }
     return this.db;
+  }
+
+  /**
+   * The error to throw for a failed call, by what the browser said: quota → storage-full (with
+   * usage and quota where known), a database deleted or closed under the call → storage-lost,
+   * anything else storage-failed. Each is also reported to the health monitor, if any.
+   */
+  private failure(action: string, cause: unknown, consequence = '', reportFailed = true): EngramError {
+    const name = errorName(cause);
+    if (name === 'QuotaExceededError') {
+      return this.health?.full(cause) ?? new EngramError('storage-full', `Could not ${action}: ${explain(cause)}.${consequence}`, { cause });
+    }
+    if (name !== undefined && LOST_ERROR_NAMES.has(name) && this.closedReason !== 'closed') {
+      const explanation = 'the browser no longer has it: site data cleared or deleted by another tab';
+      return this.health?.lost(explanation, cause) ?? new EngramError('storage-lost', `Could not ${action}: ${explanation}; reload the tab.`, { cause });
+    }
+    const error = storageFailed(action, cause, consequence);
+    if (reportFailed) this.health?.failed(error);
+    return error;
   }
 }
 
