@@ -11,9 +11,10 @@
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import { SeededRandom } from '../../src/core/random.js';
 import type { RecallQuery } from '../../src/core/recall.js';
-import type { Dot, MemoryId, VersionVector } from '../../src/core/types.js';
+import type { MemoryId } from '../../src/core/types.js';
 import { checkSnapshots, staleAfterMsFor, type CheckReport, type ReplicaSnapshot } from '../../src/check/checker.js';
-import { History } from '../../src/check/history.js';
+import type { History } from '../../src/check/history.js';
+import { RecordedClient } from '../../src/testing/engram-page.js';
 import { waitForConvergence, waitForVisibility } from '../cluster.js';
 import type { BrowserCluster } from './cluster-harness.js';
 
@@ -180,13 +181,6 @@ export interface ScheduleRun {
 
 const WORDS = ['garden', 'tomato', 'recipe', 'meeting', 'project', 'deadline', 'travel', 'berlin', 'coffee', 'budget', 'music', 'lesson'];
 
-/** What a client sees of a write, read back in the same page task so nothing can slip in between. */
-interface WriteAck {
-  readonly id: MemoryId;
-  readonly dot: Dot;
-  readonly context: VersionVector | undefined;
-}
-
 /**
  * Plays `schedule` on a started cluster whose nodes already see each other, with one seeded
  * client per node writing, forgetting and recalling throughout; then stops the clients, heals,
@@ -194,7 +188,6 @@ interface WriteAck {
  * on every node once more, and checks the history against every replica.
  */
 export async function runFaultSchedule(cluster: BrowserCluster, schedule: FaultSchedule, options: RunScheduleOptions = {}): Promise<ScheduleRun> {
-  const history = new History();
   const now = () => cluster.elapsedMs();
   const staleAfterMs = options.staleAfterMs ?? staleAfterMsFor(DEFAULT_CONFIG);
   const [thinkMin, thinkMax] = options.thinkMs ?? [100, 300];
@@ -203,61 +196,16 @@ export async function runFaultSchedule(cluster: BrowserCluster, schedule: FaultS
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   let running = true;
 
+  // One implementation of the recorded calls: the package's RecordedClient, on this cluster's clock.
+  const recorded = new RecordedClient(now);
+  const history = recorded.history;
   const remember = async (index: number, content: string, tags: string[], id: MemoryId | undefined) => {
-    const node = cluster.nodes[index]!;
-    const operation = history.invoke('remember', node.id, now(), id, content, tags);
-    try {
-      const ack = await node.page.evaluate(
-        async ([text, tagList, existing]): Promise<WriteAck> => {
-          const engram = window.engram!;
-          const { id: written, dot } = await engram.remember({ content: text, tags: tagList, ...(existing ? { id: existing } : {}) });
-          const version = (await engram.get(written))?.siblings.find((sibling) => sibling.dot.node === dot.node && sibling.dot.counter === dot.counter);
-          return { id: written, dot, context: version?.context };
-        },
-        [content, tags, id] as const,
-      );
-      history.ok(operation, now(), ack.id, ack.dot, ack.context);
-      if (!id) acknowledgedIds.push(ack.id);
-      return ack.id;
-    } catch (error) {
-      history.fail(operation, now(), error);
-      return undefined;
-    }
+    const written = await recorded.remember(cluster.nodes[index]!, { content, tags, ...(id ? { id } : {}) });
+    if (written && !id) acknowledgedIds.push(written);
+    return written;
   };
-
-  const forget = async (index: number, id: MemoryId) => {
-    const node = cluster.nodes[index]!;
-    const operation = history.invoke('forget', node.id, now(), id);
-    try {
-      const ack = await node.page.evaluate(async (target): Promise<WriteAck> => {
-        const engram = window.engram!;
-        await engram.forget(target);
-        // forget() answers nothing: the tombstone is this node's newest deleted version of the memory.
-        const tombstone = (await engram.get(target))?.siblings
-          .filter((sibling) => sibling.deleted && sibling.dot.node === engram.id)
-          .sort((a, b) => b.dot.counter - a.dot.counter)[0];
-        if (!tombstone) throw new Error(`forgot ${target} but found no tombstone of this node`);
-        return { id: target, dot: tombstone.dot, context: tombstone.context };
-      }, id);
-      history.ok(operation, now(), ack.id, ack.dot, ack.context);
-    } catch (error) {
-      history.fail(operation, now(), error);
-    }
-  };
-
-  const recall = async (index: number, query: RecallQuery) => {
-    const node = cluster.nodes[index]!;
-    const operation = history.invokeRecall(node.id, now(), query);
-    try {
-      const answer = await node.page.evaluate(async (wanted) => {
-        const result = await window.engram!.recall(wanted);
-        return { results: result.results.map((item) => ({ id: item.id })), visibility: { visible: result.visibility.visible, total: result.visibility.total }, warning: result.warning };
-      }, query);
-      history.recallOk(operation, now(), answer);
-    } catch (error) {
-      history.recallFailed(operation, now(), error);
-    }
-  };
+  const forget = (index: number, id: MemoryId) => recorded.forget(cluster.nodes[index]!, id);
+  const recall = (index: number, query: RecallQuery) => recorded.recall(cluster.nodes[index]!, query);
 
   const client = async (index: number) => {
     const random = new SeededRandom((options.workloadSeed ?? schedule.seed) * 7_919 + index);
