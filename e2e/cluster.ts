@@ -35,27 +35,5 @@ export async function openCluster(browser: Browser, url: string, size: number): 
   return { context, nodes };
 }
 
-export async function waitForVisibility(node: BrowserNode, visible: number, total: number, timeout = 60_000): Promise<void> {
-  await node.page.waitForFunction(
-    ([v, t]) => {
-      const vis = window.engram?.visibility();
-      return vis !== undefined && vis.visible === v && vis.total === t;
-    },
-    [visible, total] as const,
-    { timeout, polling: 100 },
-  );
-}
-
-export async function merkleRoots(nodes: readonly BrowserNode[]): Promise<string[]> {
-  return Promise.all(nodes.map((node) => node.page.evaluate(() => window.engram!.merkleRoot())));
-}
-
-export async function waitForConvergence(nodes: readonly BrowserNode[], timeout = 60_000, pollMs = 200): Promise<string> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const roots = await merkleRoots(nodes);
-    if (new Set(roots).size === 1) return roots[0] as string;
-    if (Date.now() > deadline) throw new Error(`no convergence within ${timeout} ms: roots ${roots.join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-}
+// The waits are the package's (engram-mesh/testing), so the repository's tests and users' tests wait alike.
+export { merkleRoots, waitForConvergence, waitForVisibility } from '../src/testing/engram-page.js';

@@ -5,7 +5,7 @@
  * recorded, checked client workload need the page to expose an Engram node as `window.engram`.
  */
 export { PartitionCluster, HarnessError, type AppSource, type ClusterNode, type HarnessErrorCode, type PartitionClusterOptions, type PartitionMode, type ServedApp, type TrafficMatrix } from './partition-cluster.js';
-export { test, expect } from './fixture.js';
+export { clusterFixture, test, expect } from './fixture.js';
 export { engramIdOf, engramReady, merkleRoots, RecordedClient, snapshots, waitForConvergence, waitForVisibility, type EngramWindow, type HasPage } from './engram-page.js';
 export { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js';
 export { hardPartitionsAvailable, removeLeftovers, type Capability } from '../../e2e/harness/netns.js';
