@@ -55,6 +55,21 @@ describe('recall', () => {
     );
   });
 
+  it('counts every match however small the limit, so a UI can say "N match" and page without reading them all', () => {
+    fc.assert(
+      fc.property(records, fc.constantFrom('', 'tomato', 'berlin'), fc.subarray(['garden', 'food']), fc.integer({ min: 0, max: 70 }), (all, text, tags, limit) => {
+        expect(recall(all, { text, tags, limit }, visibility, () => false).matched).toBe(reference(all, text, tags, Number.MAX_SAFE_INTEGER).length);
+      }),
+      { numRuns: 300 },
+    );
+    const three: MemoryRecord[] = ['a', 'b', 'c'].map((id, index) => ({
+      id,
+      siblings: [{ dot: { node: 'w', counter: index + 1 }, context: {}, content: 'tomato', tags: [], confidence: 1, deleted: false, createdAt: 0, writtenAt: 1.7e12 + index, author: 'w', generation: 0 }],
+    }));
+    expect(recall(three, { limit: 1 }, visibility, () => false)).toMatchObject({ matched: 3, results: [{ id: 'c' }] });
+    expect(recall(three, { text: 'pepper', limit: 1 }, visibility, () => false)).toMatchObject({ matched: 0, results: [] });
+  });
+
   it('the order does not depend on the order the records are held in', () => {
     fc.assert(
       fc.property(records, fc.integer({ min: 1, max: 10 }), (all, limit) => {

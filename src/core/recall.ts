@@ -36,7 +36,10 @@ export interface RecallItem {
 }
 
 export interface RecallResult {
+  /** The best `limit` matches, best first. */
   readonly results: readonly RecallItem[];
+  /** How many live memories match in all, however many `limit` let through: counted in the same scan. */
+  readonly matched: number;
   readonly visibility: Visibility;
   readonly warning?: string;
 }
@@ -57,6 +60,7 @@ export function recall(
   const topK = limit <= TOP_K_MAX;
   const best: Ranked[] = [];
   const penalty = (confidence: number) => adjustConfidence(confidence, visibility);
+  let matched = 0;
   for (const record of records) {
     const shown = shownVersion(record);
     if (shown.deleted) continue;
@@ -66,6 +70,7 @@ export function recall(
       const haystack = `${shown.content.toLowerCase()} ${tags.join(' ')}`;
       if (!words.every((word) => haystack.includes(word))) continue;
     }
+    matched++;
     if (limit === 0) continue;
     const adjustedConfidence = penalty(shown.confidence);
     const worst = best[best.length - 1];
@@ -96,7 +101,7 @@ export function recall(
   if (!topK) best.sort((a, b) => (ranksBefore(a.item.adjustedConfidence, a.version, a.item.id, b) ? -1 : 1));
   const results = (topK ? best : best.slice(0, limit)).map((ranked) => ranked.item);
   const warning = visibilityWarning(visibility);
-  return warning ? { results, visibility, warning } : { results, visibility };
+  return warning ? { results, matched, visibility, warning } : { results, matched, visibility };
 }
 
 /** Limits up to this keep a sorted top list while scanning; larger ones sort all matches once. */

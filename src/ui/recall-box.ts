@@ -19,11 +19,6 @@ interface AppliedQuery {
 
 /** Results per page; "Show more" adds a page. */
 export const RECALL_PAGE_SIZE = 20;
-/**
- * Every match is read so the count is exact (the node's recall has no separate count): one sort
- * of all matches per refresh, a few ms at 10K memories, at most ~10 refreshes a second.
- */
-const READ_ALL = Number.MAX_SAFE_INTEGER;
 /** Relative times ("2 min ago") are re-read this often when nothing else re-renders the list. */
 const TIME_REFRESH_MS = 30_000;
 
@@ -191,7 +186,7 @@ export class RecallBox extends LitElement {
   }
 
   private renderResults(result: RecallResult) {
-    const total = result.results.length;
+    const total = result.matched;
     const filtered = this.query.text.length > 0 || this.query.tags.length > 0;
     if (total === 0) {
       return filtered
@@ -200,7 +195,7 @@ export class RecallBox extends LitElement {
         : html`<p class="empty" data-testid="recall-empty">No memories yet: write the first one under Remember.</p>`;
     }
     const penalised = result.visibility.penalty < 1;
-    const shown = result.results.slice(0, this.pages * RECALL_PAGE_SIZE);
+    const shown = result.results;
     const remaining = total - shown.length;
     return html`
       <div class="summary" data-testid="recall-summary">
@@ -214,7 +209,7 @@ export class RecallBox extends LitElement {
       </ol>
       ${remaining > 0
         ? html`<div class="more">
-            <button type="button" data-testid="recall-more" @click=${() => (this.pages += 1)}>Show ${formatCount(Math.min(RECALL_PAGE_SIZE, remaining))} more</button>
+            <button type="button" data-testid="recall-more" @click=${this.showMore}>Show ${formatCount(Math.min(RECALL_PAGE_SIZE, remaining))} more</button>
             <span>${formatCount(remaining)} not shown</span>
           </div>`
         : nothing}
@@ -296,6 +291,11 @@ export class RecallBox extends LitElement {
     void this.run();
   }
 
+  private readonly showMore = (): void => {
+    this.pages += 1;
+    void this.run();
+  };
+
   private submit(event: SubmitEvent): void {
     event.preventDefault();
     const fields = new FormData(event.currentTarget as HTMLFormElement);
@@ -310,7 +310,7 @@ export class RecallBox extends LitElement {
     const seq = ++this.requestSeq;
     const { text, tags } = this.query;
     try {
-      const result = await handle.recall({ ...(text ? { text } : {}), ...(tags.length > 0 ? { tags } : {}), limit: READ_ALL });
+      const result = await handle.recall({ ...(text ? { text } : {}), ...(tags.length > 0 ? { tags } : {}), limit: this.pages * RECALL_PAGE_SIZE });
       if (seq !== this.requestSeq) return;
       this.result = result;
       this.error = undefined;
