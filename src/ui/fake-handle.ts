@@ -13,7 +13,7 @@ import { recall, type RecallResult } from '../core/recall.js';
 import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Version, Visibility } from '../core/types.js';
 import { dotKey } from '../core/vector-clock.js';
 import { computeVisibility } from '../core/visibility.js';
-import { WIRE_LIMITS } from '../core/wire.js';
+import { validateConfidence, validateContent, validateId, validateTags } from '../core/limits.js';
 import type { EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
 
 export interface FakeHandleOptions {
@@ -75,9 +75,12 @@ export class FakeEngramHandle implements EngramHandle {
   }
 
   async remember(input: { content: string; tags?: string[]; confidence?: number; id?: MemoryId }): Promise<{ id: MemoryId }> {
-    const id = input.id ?? `m-${this.id.slice(0, 4)}-${this.counter + 1}`;
-    validate(id, input.tags ?? [], input.confidence ?? 1);
-    this.write(id, { content: input.content, tags: input.tags ?? [], confidence: input.confidence ?? 1, deleted: false });
+    // The node's own argument checks (limits.ts), so the form shows the errors a live tab would.
+    const id = validateId(input.id ?? `m-${this.id.slice(0, 4)}-${this.counter + 1}`);
+    const content = validateContent(input.content);
+    const tags = validateTags(input.tags ?? []);
+    const confidence = validateConfidence(input.confidence ?? 1);
+    this.write(id, { content, tags, confidence, deleted: false });
     return { id };
   }
 
@@ -120,7 +123,7 @@ export class FakeEngramHandle implements EngramHandle {
       return;
     }
     const shown = shownVersion(record);
-    this.write(id, { content: choice.content, tags: shown.tags, confidence: shown.confidence, deleted: false });
+    this.write(id, { content: validateContent(choice.content), tags: shown.tags, confidence: shown.confidence, deleted: false });
   }
 
   links(): LinkInfo[] {
@@ -239,18 +242,6 @@ export class FakeEngramHandle implements EngramHandle {
   private emit(kind: EngramEventKind, detail?: unknown): void {
     for (const listener of [...this.listeners]) listener({ kind, detail });
   }
-}
-
-/** The node's own argument checks, so the form shows the same errors it would against a live tab. */
-function validate(id: MemoryId, tags: readonly string[], confidence: number): void {
-  if (id.length === 0 || new TextEncoder().encode(id).length > WIRE_LIMITS.idBytes) {
-    throw new EngramError('invalid-argument', `memory id must be a non-empty string of at most ${WIRE_LIMITS.idBytes} bytes`);
-  }
-  if (tags.length > WIRE_LIMITS.tags) throw new EngramError('invalid-argument', `at most ${WIRE_LIMITS.tags} tags`);
-  if (tags.some((tag) => tag.trim().length === 0 || tag.length > 64)) {
-    throw new EngramError('invalid-argument', 'each tag must be a non-empty string of at most 64 characters');
-  }
-  if (!(confidence >= 0 && confidence <= 1)) throw new EngramError('invalid-argument', 'confidence must be a number in [0, 1]');
 }
 
 /** The nodes of the preview cluster: this tab and two peers on one side of a 3|2 split, two beyond it. */
