@@ -1,8 +1,9 @@
 /**
- * The one source of truth for every bound on data: what the wire decoder (wire.ts) reads, what
- * the node's public calls accept (node.ts), what merges of remote records admit (admission.ts)
- * and what SWIM takes in a rumour (swim.ts) all come from LIMITS, in the same unit. So anything a
- * node accepts it can also send, and every receiver decodes it to the identical value.
+ * The one source of truth for every bound on data: what the wire decoder (wire.ts) reads and
+ * what the node's public calls accept (node.ts, and the UI preview's stand-in) come from LIMITS,
+ * in the same unit. So anything a node accepts it can also send, and every receiver decodes it to
+ * the identical value. (Bounds on what merges of remote records and SWIM rumours admit beyond
+ * what the decoder reads are issue 10's next step.)
  *
  * Before this module, `remember` allowed a tag of 64 UTF-16 units while the decoder read at most
  * 128 UTF-8 bytes: a tag of 43 CJK characters was acknowledged, then every receiver rejected the
@@ -46,14 +47,6 @@ export const LIMITS = Object.freeze({
    * RangeErrors in 30 s, and the victim dead for everyone for good).
    */
   counter: 2 ** 48,
-  /**
-   * How far above the incarnation we hold for a member a rumour may claim. An honest member's
-   * incarnation rises by one per restart or refutation, so a million is weeks of being accused
-   * every probe period; a higher claim is a hostile peer trying to run the number away, and is
-   * ignored (swim.ts counts it). With it, walking an incarnation up to the counter bound takes
-   * 2^28 hostile messages instead of one.
-   */
-  incarnationStep: 2 ** 20,
 });
 
 function invalid(message: string): never {
