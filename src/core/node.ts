@@ -148,7 +148,7 @@ export class EngramNode {
     this.scheduler = options.scheduler;
     this.random = options.random;
     const scheduler = options.scheduler;
-    this.hlc = new HybridClock(scheduler.wallNow ? () => (scheduler.wallNow as () => number)() : () => scheduler.now());
+    this.hlc = new HybridClock(scheduler.wallNow?.bind(scheduler) ?? (() => scheduler.now()));
     this.counter = state.counter;
     this.incarnation = state.incarnation;
     this.generations = new GenerationTracker(state);
@@ -555,9 +555,11 @@ export class EngramNode {
   /** Puts a committed record into memory, the Merkle tree, the node clock and the conflict queue. */
   private install(record: MemoryRecord): void {
     this.records.set(record.id, record);
-    for (const sibling of record.siblings) this.hlc.observe(sibling.writtenAt);
     this.tree.set(record.id, recordDigest(record));
-    for (const sibling of record.siblings) this.advanceClock(sibling.dot);
+    for (const sibling of record.siblings) {
+      this.hlc.observe(sibling.writtenAt);
+      this.advanceClock(sibling.dot);
+    }
     this.gistCache = undefined;
     const conflict = conflictOf(record, this.config.conflictConfidenceMargin);
     const had = this.conflictIds.has(record.id);
