@@ -7,6 +7,7 @@
  *
  * It only records; which replica a tab takes is replica-claim.ts.
  */
+import { databaseName } from './indexeddb-storage.js';
 import type { NodeId } from '../core/types.js';
 import { isNodeId, type SessionStore } from './node-identity.js';
 
@@ -20,8 +21,8 @@ export interface ReplicaEntry {
 
 const registryKey = (room: string): string => `engram-mesh:replicas:${room}`;
 
-/** The database of one node in one room; the same rule as indexeddb-storage.ts's databaseName. */
-export const replicaDatabaseName = (room: string, nodeId: NodeId): string => `engram-${room}-${nodeId}`;
+/** The database of one node in one room: indexeddb-storage.ts's rule, the one place it is written. */
+export const replicaDatabaseName = databaseName;
 
 /** The node id of `name` if it is a database of `room` (node ids hold no '-', so the split is unique). */
 export function nodeIdOfDatabase(room: string, name: string): NodeId | undefined {
