@@ -13,8 +13,8 @@ import type { NodeId } from '../core/types.js';
 import { SignalingClient, signalingUrl as sameOriginSignalingUrl, storedPeerToken } from '../net/signaling-client.js';
 import { ROOM_PATTERN } from '../net/signaling-protocol.js';
 import { WebRtcTransport } from '../net/webrtc-transport.js';
-import { databaseName, IndexedDbStorage } from '../store/indexeddb-storage.js';
-import { browserIdentityEnvironment, claimNodeId, type NodeIdentity } from '../store/node-identity.js';
+import { IndexedDbStorage } from '../store/indexeddb-storage.js';
+import { browserReplicaEnvironment, claimReplica } from '../store/replica-claim.js';
 import { FaultTransport } from './fault-transport.js';
 import { PageHandle } from './page-handle.js';
 import { browserScheduler, CryptoRandom } from './platform.js';
@@ -56,13 +56,14 @@ export async function openBrowserNode(options: BrowserNodeOptions): Promise<Brow
   const url = options.signalingUrl ?? sameOriginSignalingUrl(window.location);
   if (!/^wss?:\/\//.test(url)) throw new EngramError('invalid-argument', `signalingUrl must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
 
-  // ---- The identity claim: which node this tab is. One call, so another policy can replace it. ----
-  const identity = await claimTabIdentity(options.room);
+  // ---- Which replica this tab runs as (replica-claim.ts): its own id on a reload, else one a
+  // closed tab left (so memories outlive their tab), else a new one. ----
+  const identity = await claimReplica(browserReplicaEnvironment(), options.room);
   const nodeId: NodeId = identity.nodeId;
 
   const opened: { close(): void }[] = [];
   try {
-    const storage = await IndexedDbStorage.open(databaseName(options.room, nodeId));
+    const storage = await IndexedDbStorage.open(identity.databaseName);
     opened.push(storage);
     const signaling = new SignalingClient({
       url,
@@ -102,6 +103,16 @@ export async function openBrowserNode(options: BrowserNodeOptions): Promise<Brow
     rtc.on('link', (peer, state) => {
       if (state === 'open') node.addPeers([peer]);
     });
+    // Replicas no tab adopted for a long time are merged into this one and deleted, in the
+    // background: the node answers meanwhile, and healing spreads what they held.
+    void identity
+      .foldIdle({ absorb: (records) => node.absorb(records), openStorage: (name) => IndexedDbStorage.open(name) })
+      .then(
+        (report) => {
+          for (const { nodeId: idle, error } of report.failed) console.warn(`could not fold the idle replica ${idle}: ${error.message}`);
+        },
+        (error: unknown) => console.warn('could not fold idle replicas:', error),
+      );
     return new PageHandle(options.room, node, rtc, transport, signaling, signalingStatus, () => {
       for (const resource of opened) resource.close();
       identity.release();
@@ -111,12 +122,4 @@ export async function openBrowserNode(options: BrowserNodeOptions): Promise<Brow
     identity.release();
     throw error;
   }
-}
-
-/**
- * Which node this tab runs as: the id kept in sessionStorage (so a reload is the same node with
- * the same store) unless another live tab holds it (a duplicated tab gets a fresh one).
- */
-function claimTabIdentity(_room: string): Promise<NodeIdentity> {
-  return claimNodeId(browserIdentityEnvironment());
 }
