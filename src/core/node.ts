@@ -12,13 +12,14 @@ import { resolveConfig, type EngramConfig } from './config.js';
 import { consolidate, type Gist } from './consolidation.js';
 import { recordDigest, toHex } from './digest.js';
 import { DecodeError, EngramError } from './errors.js';
-import { LIMITS, validateConfidence, validateContent, validateId, validateTags } from './limits.js';
+import { LIMITS, validateId } from './limits.js';
+import { forgottenContent, localVersion, rememberedContent, resolvedContent, type Resolution, type VersionContent } from './local-write.js';
 import { GenerationTracker } from './generation.js';
 import { GroupCommit, type GroupCommitStats, type Stage } from './group-commit.js';
 import { recall, type RecallQuery, type RecallResult } from './recall.js';
 import { Healer, type HealProgress, type HealReport } from './heal.js';
 import { HybridClock } from './hlc.js';
-import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, recordContext, shownVersion, type Conflict } from './merge.js';
+import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, type Conflict } from './merge.js';
 import { MerkleTree } from './merkle.js';
 import type { Random, Scheduler, Storage, TimerHandle, Transport } from './ports.js';
 import { shuffled } from './random.js';
@@ -38,10 +39,7 @@ export interface RememberInput {
 
 export type { RecallItem, RecallQuery, RecallResult } from './recall.js';
 
-/** How a conflict is resolved: keep one sibling (by its dot), or write new content. */
-export type Resolution =
-  | { readonly keep: Dot | string }
-  | { readonly content: string; readonly tags?: readonly string[]; readonly confidence?: number };
+export type { Resolution } from './local-write.js';
 
 export interface NodeStats {
   readonly messagesSent: number;
@@ -305,50 +303,21 @@ export class EngramNode {
 
   /** Writes a memory (or a new version of an existing one); resolves once it is durable. */
   async remember(input: RememberInput): Promise<{ id: MemoryId; dot: Dot }> {
-    const content = validateContent(input.content);
-    const tags = validateTags(input.tags ?? []);
-    const confidence = validateConfidence(input.confidence ?? 1);
+    const content = rememberedContent(input);
     if (input.id !== undefined) validateId(input.id);
-    return this.writeLocal(() => {
-      const id = input.id ?? this.newMemoryId();
-      return { id, content: { content, tags, confidence, deleted: false } };
-    });
+    return this.writeLocal(() => ({ id: input.id ?? this.newMemoryId(), content }));
   }
 
   /** Forgets a memory: writes a tombstone that supersedes what this node has seen of it. */
   async forget(id: MemoryId): Promise<{ id: MemoryId; dot: Dot }> {
     validateId(id);
-    return this.writeLocal((stage) => {
-      const record = stage.record(id);
-      if (!record) throw new EngramError('not-found', `no memory with id ${id}`);
-      const shown = shownVersion(record);
-      return { id, content: { content: '', tags: [], confidence: shown.confidence, deleted: true } };
-    });
+    return this.writeLocal((stage) => ({ id, content: forgottenContent(id, stage.record(id)) }));
   }
 
   /** Resolves a conflict by writing a version that supersedes every sibling. */
   async resolve(id: MemoryId, resolution: Resolution): Promise<{ id: MemoryId; dot: Dot }> {
     validateId(id);
-    return this.writeLocal((stage) => {
-      const record = stage.record(id);
-      if (!record) throw new EngramError('not-found', `no memory with id ${id}`);
-      if ('keep' in resolution) {
-        const key = typeof resolution.keep === 'string' ? resolution.keep : dotKey(resolution.keep);
-        const kept = record.siblings.find((sibling) => dotKey(sibling.dot) === key);
-        if (!kept) throw new EngramError('not-found', `memory ${id} has no version ${key}`);
-        return { id, content: { content: kept.content, tags: kept.tags, confidence: kept.confidence, deleted: kept.deleted } };
-      }
-      const shown = shownVersion(record);
-      return {
-        id,
-        content: {
-          content: validateContent(resolution.content),
-          tags: validateTags(resolution.tags ?? shown.tags),
-          confidence: validateConfidence(resolution.confidence ?? shown.confidence),
-          deleted: false,
-        },
-      };
-    });
+    return this.writeLocal((stage) => ({ id, content: resolvedContent(id, stage.record(id), resolution) }));
   }
 
   /** The record with all its siblings, or undefined. */
@@ -458,26 +427,16 @@ export class EngramNode {
    * queued before it leaves it (group-commit.ts), then the new version gets the next dot. Resolves
    * once the version is durable.
    */
-  private writeLocal(decide: (stage: Stage) => { id: MemoryId; content: Omit<Version, 'dot' | 'context' | 'createdAt' | 'author' | 'writtenAt' | 'generation'> }): Promise<{ id: MemoryId; dot: Dot }> {
+  private writeLocal(decide: (stage: Stage) => { id: MemoryId; content: VersionContent }): Promise<{ id: MemoryId; dot: Dot }> {
     return this.changes.submit({
       plan: (stage) => {
         this.assertRunning();
         const { id, content } = decide(stage);
         const current = stage.record(id);
-        const shown = current ? shownVersion(current) : undefined;
         // Every sibling of `current` was observed when it was installed or staged: now > all of them.
         const now = this.hlc.now();
         const dot: Dot = { node: this.id, counter: stage.counter + 1 };
-        const version: Version = {
-          ...content,
-          tags: [...content.tags],
-          dot,
-          context: recordContext(current),
-          createdAt: shown?.createdAt ?? now,
-          author: shown?.author ?? this.id,
-          writtenAt: now,
-          generation: this.generations.current,
-        };
+        const version = localVersion(current, content, { dot, nowMs: now, author: this.id, generation: this.generations.current });
         stage.put(addVersion(current, id, version));
         stage.counter = dot.counter;
         return { id, dot };

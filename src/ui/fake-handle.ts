@@ -6,14 +6,13 @@
  */
 import { DEFAULT_CONFIG } from '../core/config.js';
 import { recordDigest, toHex } from '../core/digest.js';
-import { EngramError } from '../core/errors.js';
 import type { HealProgress, HealReport } from '../core/heal.js';
-import { addVersion, conflictOf, recordContext, shownVersion, type Conflict } from '../core/merge.js';
+import { addVersion, conflictOf, type Conflict } from '../core/merge.js';
 import { recall, type RecallResult } from '../core/recall.js';
 import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Version, Visibility } from '../core/types.js';
-import { dotKey } from '../core/vector-clock.js';
 import { computeVisibility } from '../core/visibility.js';
-import { validateConfidence, validateContent, validateId, validateTags } from '../core/limits.js';
+import { validateId } from '../core/limits.js';
+import { forgottenContent, localVersion, rememberedContent, resolvedContent, type VersionContent } from '../core/local-write.js';
 import type { EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
 
 export interface FakeHandleOptions {
@@ -75,12 +74,10 @@ export class FakeEngramHandle implements EngramHandle {
   }
 
   async remember(input: { content: string; tags?: string[]; confidence?: number; id?: MemoryId }): Promise<{ id: MemoryId }> {
-    // The node's own argument checks (limits.ts), so the form shows the errors a live tab would.
+    // The node's own argument checks (local-write.ts), so the form shows the errors a live tab would.
+    const content = rememberedContent(input);
     const id = validateId(input.id ?? `m-${this.id.slice(0, 4)}-${this.counter + 1}`);
-    const content = validateContent(input.content);
-    const tags = validateTags(input.tags ?? []);
-    const confidence = validateConfidence(input.confidence ?? 1);
-    this.write(id, { content, tags, confidence, deleted: false });
+    this.write(id, content);
     return { id };
   }
 
@@ -90,9 +87,7 @@ export class FakeEngramHandle implements EngramHandle {
   }
 
   async forget(id: MemoryId): Promise<void> {
-    const record = this.records.get(id);
-    if (!record) throw new EngramError('not-found', `no memory with id ${id}`);
-    this.write(id, { content: '', tags: [], confidence: shownVersion(record).confidence, deleted: true });
+    this.write(id, forgottenContent(validateId(id), this.records.get(id)));
   }
 
   members(): Member[] {
@@ -113,17 +108,8 @@ export class FakeEngramHandle implements EngramHandle {
   }
 
   async resolve(id: MemoryId, choice: { keep: Dot | string } | { content: string }): Promise<void> {
-    const record = this.records.get(id);
-    if (!record) throw new EngramError('not-found', `no memory with id ${id}`);
-    if ('keep' in choice) {
-      const key = typeof choice.keep === 'string' ? choice.keep : dotKey(choice.keep);
-      const kept = record.siblings.find((sibling) => dotKey(sibling.dot) === key);
-      if (!kept) throw new EngramError('not-found', `memory ${id} has no version ${key}`);
-      this.write(id, { content: kept.content, tags: kept.tags, confidence: kept.confidence, deleted: kept.deleted });
-      return;
-    }
-    const shown = shownVersion(record);
-    this.write(id, { content: validateContent(choice.content), tags: shown.tags, confidence: shown.confidence, deleted: false });
+    // The node's own resolution (local-write.ts): the kept sibling, or new content on the shown version's tags.
+    this.write(id, resolvedContent(validateId(id), this.records.get(id), choice));
   }
 
   links(): LinkInfo[] {
@@ -213,22 +199,11 @@ export class FakeEngramHandle implements EngramHandle {
     if (hadConflict || this.conflictOf(this.records.get(id)) !== undefined) this.emit('conflict', { id });
   }
 
-  private write(id: MemoryId, content: Pick<Version, 'content' | 'tags' | 'confidence' | 'deleted'>): void {
+  private write(id: MemoryId, content: VersionContent): void {
     const existing = this.records.get(id);
-    const nowMs = this.clock();
-    const first = existing?.siblings[0];
     this.counter += 1;
-    const version: Version = {
-      ...content,
-      tags: [...new Set(content.tags)],
-      dot: { node: this.id, counter: this.counter },
-      // Covers every current sibling, so this write supersedes them all.
-      context: recordContext(existing),
-      createdAt: first?.createdAt ?? nowMs,
-      author: first?.author ?? this.id,
-      writtenAt: nowMs,
-      generation: this.generation,
-    };
+    // Stamped as the node stamps a local write: it supersedes every sibling, keeps the shown version's author.
+    const version = localVersion(existing, content, { dot: { node: this.id, counter: this.counter }, nowMs: this.clock(), author: this.id, generation: this.generation });
     const hadConflict = this.conflictOf(existing) !== undefined;
     this.records.set(id, addVersion(existing, id, version));
     this.emit('write', { id, local: true });
