@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ByteReader, ByteWriter } from '../src/core/bytes.js';
-import { HEADER_PAGE_ENTRIES, MAX_HEADER_ENTRIES, MAX_NODE_ID_BYTES, MAX_NODE_INDEX, PeerLink } from '../src/core/clock-codec.js';
+import { HEADER_PAGE_ENTRIES, MAX_HEADER_ENTRIES, MAX_NODE_ID_BYTES, MAX_NODE_INDEX, PeerClockCodec } from '../src/core/clock-codec.js';
 import { DecodeError } from '../src/core/errors.js';
 import { SeededRandom } from '../src/core/random.js';
 import type { NodeId, VersionVector } from '../src/core/types.js';
@@ -17,7 +17,7 @@ interface Frame {
 }
 
 /** Encodes a message whose body is a list of node ids, written the way wire.ts writes them. */
-function encode(link: PeerLink, clock: VersionVector, bodyIds: readonly NodeId[] = []): Frame {
+function encode(link: PeerClockCodec, clock: VersionVector, bodyIds: readonly NodeId[] = []): Frame {
   const w = new ByteWriter();
   const frame = link.beginOutbound(clock);
   frame.writeHeader(w);
@@ -32,7 +32,7 @@ type Outcome =
   | { readonly ok: false; readonly error: DecodeError };
 
 /** Decodes like node.ts does: commit only a fully valid message; an unknown ref asks the peer to reset. */
-function deliver(link: PeerLink, bytes: Uint8Array): Outcome {
+function deliver(link: PeerClockCodec, bytes: Uint8Array): Outcome {
   const r = new ByteReader(bytes);
   const frame = link.beginInbound();
   try {
@@ -49,7 +49,7 @@ function deliver(link: PeerLink, bytes: Uint8Array): Outcome {
   }
 }
 
-function deliverOk(link: PeerLink, frame: Frame): Extract<Outcome, { ok: true }> {
+function deliverOk(link: PeerClockCodec, frame: Frame): Extract<Outcome, { ok: true }> {
   const outcome = deliver(link, frame.bytes);
   if (!outcome.ok) throw new Error(`expected a clean decode, got ${outcome.error.code}: ${outcome.error.message}`);
   expect(outcome.bodyIds).toEqual(frame.bodyIds);
@@ -58,7 +58,7 @@ function deliverOk(link: PeerLink, frame: Frame): Extract<Outcome, { ok: true }>
 
 /** A node at one end of a link: its link object and its (growing) node clock. */
 class End {
-  link: PeerLink;
+  link: PeerClockCodec;
   clock: Record<NodeId, number> = {};
 
   constructor(
@@ -69,8 +69,8 @@ class End {
     this.link = this.newLink();
   }
 
-  private newLink(): PeerLink {
-    return this.pageEntries === undefined ? new PeerLink() : new PeerLink({ headerPageEntries: this.pageEntries });
+  private newLink(): PeerClockCodec {
+    return this.pageEntries === undefined ? new PeerClockCodec() : new PeerClockCodec({ headerPageEntries: this.pageEntries });
   }
 
   send(bodyIds: readonly NodeId[] = []): Frame {
@@ -81,7 +81,7 @@ class End {
     this.clock = { ...this.clock, [node]: (this.clock[node] ?? 0) + by };
   }
 
-  /** The process restarts: a new PeerLink; the clock survives unless `clock` says otherwise. */
+  /** The process restarts: a new PeerClockCodec; the clock survives unless `clock` says otherwise. */
   restart(clock: Record<NodeId, number> = this.clock): void {
     this.link = this.newLink();
     this.clock = { ...clock };
@@ -183,7 +183,7 @@ describe('clock deltas', () => {
   it('ignores an ack for a frame that fell out of the snapshot window: no snapshot, no baseline', () => {
     const withTwoSnapshots = () => {
       const end = new End({ x: 1, y: 1 });
-      end.link = new PeerLink({ maxSnapshots: 2 });
+      end.link = new PeerClockCodec({ maxSnapshots: 2 });
       return end;
     };
     // Control: the ack arrives while the snapshot is still kept, so the next header is a delta.
@@ -380,7 +380,7 @@ describe('malformed input', () => {
   it('random bytes only ever raise DecodeError', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-        const link = new PeerLink();
+        const link = new PeerClockCodec();
         const frame = link.beginInbound();
         try {
           frame.readHeader(new ByteReader(bytes));
@@ -553,8 +553,8 @@ describe('paging: no ceiling on clock entries', () => {
   });
 
   it('a page size outside [1, MAX_HEADER_ENTRIES] is refused', () => {
-    expect(() => new PeerLink({ headerPageEntries: 0 })).toThrow(/headerPageEntries/);
-    expect(() => new PeerLink({ headerPageEntries: MAX_HEADER_ENTRIES + 1 })).toThrow(/headerPageEntries/);
+    expect(() => new PeerClockCodec({ headerPageEntries: 0 })).toThrow(/headerPageEntries/);
+    expect(() => new PeerClockCodec({ headerPageEntries: MAX_HEADER_ENTRIES + 1 })).toThrow(/headerPageEntries/);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PeerLink } from '../src/core/clock-codec.js';
+import { PeerClockCodec } from '../src/core/clock-codec.js';
 import { EngramError } from '../src/core/errors.js';
 import { LIMITS } from '../src/core/limits.js';
 import type { MemoryRecord } from '../src/core/types.js';
@@ -13,11 +13,11 @@ import { SimCluster } from '../src/sim/cluster.js';
 
 /** Encodes a record as a peer would send it, and decodes it as the receiver would. */
 function throughTheWire(record: MemoryRecord): { sent: Uint8Array; received: MemoryRecord; resent: Uint8Array } {
-  const sent = encodeMessage(new PeerLink(), {}, { type: 'replicate', records: [record] }).bytes;
-  const decoded = decodeMessage(new PeerLink(), sent).message;
+  const sent = encodeMessage(new PeerClockCodec(), {}, { type: 'replicate', records: [record] }).bytes;
+  const decoded = decodeMessage(new PeerClockCodec(), sent).message;
   if (decoded.type !== 'replicate') throw new Error(`decoded a ${decoded.type}`);
   const received = decoded.records[0] as MemoryRecord;
-  const resent = encodeMessage(new PeerLink(), {}, { type: 'replicate', records: [received] }).bytes;
+  const resent = encodeMessage(new PeerClockCodec(), {}, { type: 'replicate', records: [received] }).bytes;
   return { sent, received, resent };
 }
 

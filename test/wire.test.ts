@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PeerLink } from '../src/core/clock-codec.js';
+import { PeerClockCodec } from '../src/core/clock-codec.js';
 import { DecodeError } from '../src/core/errors.js';
 import { decodeMessage, encodeMessage, WIRE_VERSION, type Message } from '../src/core/wire.js';
 import type { MemoryRecord } from '../src/core/types.js';
@@ -51,8 +51,8 @@ const EVERY_MESSAGE: Message[] = [
 
 describe('wire format', () => {
   it('round-trips every message type through a pair of links', () => {
-    const sender = new PeerLink();
-    const receiver = new PeerLink();
+    const sender = new PeerClockCodec();
+    const receiver = new PeerClockCodec();
     for (const message of EVERY_MESSAGE) {
       const encoded = encodeMessage(sender, { alice: 3 }, message);
       expect(encoded.bytes[0]).toBe(WIRE_VERSION);
@@ -63,7 +63,7 @@ describe('wire format', () => {
   });
 
   it('reports the link header as the message clock and each version dot and context separately', () => {
-    const encoded = encodeMessage(new PeerLink(), { alice: 3, bob: 9 }, { type: 'replicate', records: [record] });
+    const encoded = encodeMessage(new PeerClockCodec(), { alice: 3, bob: 9 }, { type: 'replicate', records: [record] });
     // The first header carries the full clock with the ids spelled out.
     expect(encoded.clockBytes).toBeGreaterThan('alice'.length + 'bob'.length);
     // One version: dot (alice, already defined in this message) + a two-entry context.
@@ -73,50 +73,50 @@ describe('wire format', () => {
   });
 
   it('rejects a wrong version byte with a typed error', () => {
-    const bytes = encodeMessage(new PeerLink(), {}, EVERY_MESSAGE[0] as Message).bytes;
+    const bytes = encodeMessage(new PeerClockCodec(), {}, EVERY_MESSAGE[0] as Message).bytes;
     bytes[0] = 99;
-    expect(() => decodeMessage(new PeerLink(), bytes)).toThrowError(expect.objectContaining({ code: 'bad-version' }));
+    expect(() => decodeMessage(new PeerClockCodec(), bytes)).toThrowError(expect.objectContaining({ code: 'bad-version' }));
   });
 
   it('rejects an unknown message type', () => {
-    expect(() => decodeMessage(new PeerLink(), Uint8Array.of(WIRE_VERSION, 250))).toThrowError(
+    expect(() => decodeMessage(new PeerClockCodec(), Uint8Array.of(WIRE_VERSION, 250))).toThrowError(
       expect.objectContaining({ code: 'unknown-type' }),
     );
   });
 
   it('rejects every truncation of every message with a typed error', () => {
     for (const message of EVERY_MESSAGE) {
-      const bytes = encodeMessage(new PeerLink(), { alice: 1 }, message).bytes;
+      const bytes = encodeMessage(new PeerClockCodec(), { alice: 1 }, message).bytes;
       for (let length = 0; length < bytes.length; length++) {
-        expect(() => decodeMessage(new PeerLink(), bytes.subarray(0, length))).toThrow(DecodeError);
+        expect(() => decodeMessage(new PeerClockCodec(), bytes.subarray(0, length))).toThrow(DecodeError);
       }
     }
   });
 
   it('rejects trailing bytes', () => {
-    const bytes = encodeMessage(new PeerLink(), {}, { type: 'heal-abort', session: 1 }).bytes;
+    const bytes = encodeMessage(new PeerClockCodec(), {}, { type: 'heal-abort', session: 1 }).bytes;
     const longer = new Uint8Array(bytes.length + 1);
     longer.set(bytes);
-    expect(() => decodeMessage(new PeerLink(), longer)).toThrowError(expect.objectContaining({ code: 'trailing-bytes' }));
+    expect(() => decodeMessage(new PeerClockCodec(), longer)).toThrowError(expect.objectContaining({ code: 'trailing-bytes' }));
   });
 
   it('rejects an oversized message before reading it', () => {
     const huge = new Uint8Array(17 * 1024 * 1024);
     huge[0] = WIRE_VERSION;
-    expect(() => decodeMessage(new PeerLink(), huge)).toThrowError(expect.objectContaining({ code: 'oversized' }));
+    expect(() => decodeMessage(new PeerClockCodec(), huge)).toThrowError(expect.objectContaining({ code: 'oversized' }));
   });
 
   it('rejects a version whose confidence is outside [0, 1]', () => {
     const bad = { ...record, siblings: [{ ...record.siblings[0]!, confidence: 1.5 }] };
-    const bytes = encodeMessage(new PeerLink(), {}, { type: 'replicate', records: [bad] }).bytes;
-    expect(() => decodeMessage(new PeerLink(), bytes)).toThrowError(expect.objectContaining({ code: 'bad-value' }));
+    const bytes = encodeMessage(new PeerClockCodec(), {}, { type: 'replicate', records: [bad] }).bytes;
+    expect(() => decodeMessage(new PeerClockCodec(), bytes)).toThrowError(expect.objectContaining({ code: 'bad-value' }));
   });
 
   it('random bytes never throw anything but DecodeError and never change the link', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, withVersion) => {
-        const sender = new PeerLink();
-        const receiver = new PeerLink();
+        const sender = new PeerClockCodec();
+        const receiver = new PeerClockCodec();
         decodeMessage(receiver, encodeMessage(sender, { alice: 4 }, EVERY_MESSAGE[5] as Message).bytes);
         const before = receiver.peerClock();
         const input = withVersion && bytes.length > 0 ? Uint8Array.of(WIRE_VERSION, ...bytes) : bytes;
@@ -136,7 +136,7 @@ describe('wire format', () => {
   });
 
   it('mutated valid messages either decode to a message or fail with DecodeError', () => {
-    const encodedMessages = EVERY_MESSAGE.map((message) => encodeMessage(new PeerLink(), { alice: 1, bob: 2 }, message).bytes);
+    const encodedMessages = EVERY_MESSAGE.map((message) => encodeMessage(new PeerClockCodec(), { alice: 1, bob: 2 }, message).bytes);
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: encodedMessages.length - 1 }),
@@ -145,7 +145,7 @@ describe('wire format', () => {
           const bytes = (encodedMessages[which] as Uint8Array).slice();
           for (const [position, value] of flips) bytes[position % bytes.length] = value;
           try {
-            decodeMessage(new PeerLink(), bytes);
+            decodeMessage(new PeerClockCodec(), bytes);
           } catch (error) {
             expect(error).toBeInstanceOf(DecodeError);
           }

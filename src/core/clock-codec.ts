@@ -28,7 +28,7 @@
  * follows as deltas once the reset is acknowledged. Nothing changes on the wire: a paged header is
  * a header with fewer entries, and the common case (a few entries) is byte for byte what it was.
  *
- * Restarts. A restarted peer builds a new PeerLink and numbers its frames from 1 again, so a bare
+ * Restarts. A restarted peer builds a new PeerClockCodec and numbers its frames from 1 again, so a bare
  * seq is ambiguous: our ack "7" may name the old incarnation's frame 7. We rely on the transport
  * dropping a crashed peer's in-flight frames (both directions: the connection is gone), and on:
  *  - Reset request. A new link has nothing, so its headers ask for a reset (drop the baseline,
@@ -71,8 +71,8 @@ const FLAG_FOREIGN_ACK = 4;
 const FLAG_COUNT = 8;
 
 
-/** Link state with one peer, both directions. One instance per peer, for the life of this process. */
-export class PeerLink {
+/** The delta clock codec's state with one peer, both directions (what we sent and they acked, what they sent). One instance per peer, for the life of this process. */
+export class PeerClockCodec {
   private readonly outbound: OutboundState;
   private readonly inbound = new InboundState();
 

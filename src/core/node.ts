@@ -7,7 +7,7 @@
  * Writes never wait for the network: a write resolves as soon as Storage has committed it, and
  * is then pushed to the members this node can see. Whatever a push misses, healing repairs.
  */
-import { PeerLink } from './clock-codec.js';
+import { PeerClockCodec } from './clock-codec.js';
 import { resolveConfig, type EngramConfig } from './config.js';
 import { consolidate, type Gist } from './consolidation.js';
 import { recordDigest, toHex } from './digest.js';
@@ -90,7 +90,7 @@ export class EngramNode {
 
   private readonly records = new Map<MemoryId, MemoryRecord>();
   private readonly tree: MerkleTree;
-  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly links = new Map<NodeId, PeerClockCodec>();
   private readonly listeners = new Map<keyof EngramEvents, Set<Listener<never>>>();
   private readonly swim: Swim;
   private readonly healer: Healer;
@@ -729,9 +729,9 @@ export class EngramNode {
 
   // ---------------------------------------------------------------- wire
 
-  private link(peer: NodeId): PeerLink {
+  private link(peer: NodeId): PeerClockCodec {
     let link = this.links.get(peer);
-    if (!link) this.links.set(peer, (link = new PeerLink()));
+    if (!link) this.links.set(peer, (link = new PeerClockCodec()));
     return link;
   }
 

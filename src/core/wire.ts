@@ -8,7 +8,7 @@
  * link state committed, so bytes that fail to decode never change anything.
  */
 import { ByteReader, ByteWriter } from './bytes.js';
-import type { InboundFrame, OutboundFrame, PeerLink } from './clock-codec.js';
+import type { InboundFrame, OutboundFrame, PeerClockCodec } from './clock-codec.js';
 import { DIGEST_BYTES } from './digest.js';
 import { DecodeError } from './errors.js';
 import { LIMITS } from './limits.js';
@@ -115,7 +115,7 @@ export interface Decoded {
 }
 
 /** Encodes `message` for the peer at the other end of `link`, advertising our node clock `clock`. */
-export function encodeMessage(link: PeerLink, clock: VersionVector, message: Message): Encoded {
+export function encodeMessage(link: PeerClockCodec, clock: VersionVector, message: Message): Encoded {
   const w = new ByteWriter(256);
   const frame = link.beginOutbound(clock);
   w.u8(WIRE_VERSION).u8(TYPE_CODES[message.type]);
@@ -132,7 +132,7 @@ export function encodeMessage(link: PeerLink, clock: VersionVector, message: Mes
  * Decodes a message from the peer at the other end of `link`. Throws DecodeError for anything it
  * cannot read; the link is committed only when the whole message was valid.
  */
-export function decodeMessage(link: PeerLink, bytes: Uint8Array): Decoded {
+export function decodeMessage(link: PeerClockCodec, bytes: Uint8Array): Decoded {
   if (bytes.length > WIRE_LIMITS.messageBytes) {
     throw new DecodeError('oversized', `message of ${bytes.length} bytes exceeds ${WIRE_LIMITS.messageBytes}`);
   }
