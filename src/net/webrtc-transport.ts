@@ -54,19 +54,10 @@ import {
   type WebRtcTransportConfig,
 } from './webrtc-config.js';
 
+// What callers imported from this file before the split still comes from here.
 export { Outbox } from './outbox.js';
-export {
-  DEFAULT_WEBRTC_CONFIG,
-  linkErrorCodeOf,
-  type DropReason,
-  type LinkErrorCode,
-  type LinkInfo,
-  type LinkState,
-  type SimplePeerConstructor,
-  type TransportStats,
-  type WebRtcImplementation,
-  type WebRtcTransportConfig,
-} from './webrtc-config.js';
+export { DEFAULT_WEBRTC_CONFIG, linkErrorCodeOf, type DropReason, type LinkErrorCode } from './webrtc-config.js';
+export type { LinkInfo, LinkState, SimplePeerConstructor, TransportStats, WebRtcImplementation, WebRtcTransportConfig } from './webrtc-config.js';
 
 export interface WebRtcTransportEvents {
   /** A link changed state. 'closed' is final: the peer left the room, or the transport was closed. */
