@@ -38,6 +38,27 @@ describe('EngramNode', () => {
     }
   });
 
+  it('a write is pushed the moment it is durable: on every peer within one commit and one link latency, no batching wait', async () => {
+    // 1 ms commits, 2 ms + up to 1 ms of jitter per link: 4 ms in all. A 20 ms batching timer
+    // (which a hidden tab fires once a second) made it 23 ms here.
+    const sim = await SimCluster.create({ nodes: 3, seed: 7, storageLatencyMs: 1 });
+    await sim.run(2_000);
+    const startedMs = sim.now;
+    const { id } = await runWhile(sim, sim.node(0).remember({ content: 'pushed at once' }));
+    const tookMs = await sim.runUntil(() => [1, 2].every((i) => sim.node(i).recall({ text: 'pushed' }).results[0]?.id === id), 1_000, 1);
+    expect(sim.now - startedMs).toBeLessThanOrEqual(6);
+    expect(tookMs).toBeLessThanOrEqual(5);
+  });
+
+  it('writes made in one task go out together: one replicate message per peer, not one per write', async () => {
+    const sim = await cluster(3);
+    const before = sim.node(0).stats().byType.replicate?.count ?? 0;
+    await runWhile(sim, Promise.all([0, 1, 2, 3, 4].map((n) => sim.node(0).remember({ content: `batched ${n}` }))));
+    await sim.run(50);
+    expect((sim.node(0).stats().byType.replicate?.count ?? 0) - before).toBe(2);
+    for (const i of [1, 2]) expect(sim.node(i).recall({ text: 'batched' }).results).toHaveLength(5);
+  });
+
   it('during a partition reads carry the penalty and the warning, and writes still succeed', async () => {
     const sim = await cluster(5);
     sim.partition([[0, 1, 2], [3, 4]]);
