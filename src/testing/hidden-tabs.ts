@@ -59,7 +59,8 @@ export class HiddenTabsBrowser {
     const child = spawn(
       options.chromiumPath ?? CHROMIUM_PATH,
       [...CHROMIUM_ARGS, ...extra, '--headless', '--remote-debugging-port=0', `--user-data-dir=${profileDir}`, 'about:blank'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      // Its own process group, so close() ends the helper processes (zygote, renderers) with it.
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
     );
     try {
       const endpoint = await devToolsUrl(child);
@@ -78,8 +79,8 @@ export class HiddenTabsBrowser {
       }
       return new HiddenTabsBrowser(child, profileDir, browser, context, session, tabs);
     } catch (error) {
-      child.kill('SIGKILL');
-      rmSync(profileDir, { recursive: true, force: true });
+      await endProcessGroup(child);
+      rmSync(profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       throw error;
     }
   }
@@ -112,14 +113,27 @@ export class HiddenTabsBrowser {
   }
 
   async close(): Promise<void> {
+    // Over CDP, Playwright's close() only disconnects: ask Chromium itself to quit.
+    await this.browserSession.send('Browser.close').catch(() => undefined);
     await this.browser.close().catch(() => undefined);
-    if (this.process.exitCode === null) {
-      const exited = new Promise<void>((resolve) => this.process.once('exit', () => resolve()));
-      this.process.kill('SIGKILL');
-      await exited;
-    }
-    // Chromium's helper processes may still be writing the profile for a moment after it exits.
+    await endProcessGroup(this.process);
     rmSync(this.profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  }
+}
+
+/** Waits up to 5 s for Chromium to exit, then kills its whole process group. */
+async function endProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  // Helpers left behind by a killed browser would keep writing the profile being deleted.
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // The group is already gone.
   }
 }
 
@@ -174,4 +188,32 @@ export async function measureThrottling(page: Page, chain = 8): Promise<TabThrot
     };
     setTimeout(step, 10);
   })`) as Promise<TabThrottling>;
+}
+
+/**
+ * Records, in the page, when each memory first arrives from a peer (epoch ms: performance.timeOrigin
+ * + now, comparable across tabs of one machine). Read with `arrivalTimes`.
+ */
+export async function watchArrivals(page: Page): Promise<void> {
+  await page.evaluate(`(() => {
+    if (window.engramArrivals) return;
+    const arrivals = (window.engramArrivals = {});
+    window.engram.on('write', ({ id, local }) => {
+      if (!local && arrivals[id] === undefined) arrivals[id] = performance.timeOrigin + performance.now();
+    });
+  })()`);
+}
+
+/** Arrival times (epoch ms) of the given memories in the page; undefined for one not arrived yet. */
+export async function arrivalTimes(page: Page, ids: readonly string[]): Promise<(number | undefined)[]> {
+  return page.evaluate(`(${JSON.stringify(ids)}).map((id) => (window.engramArrivals || {})[id])`) as Promise<(number | undefined)[]>;
+}
+
+/** Writes a memory in the page; resolves with its id and when the write was issued (epoch ms). */
+export async function writeIn(page: Page, content: string): Promise<{ id: string; issuedAtMs: number }> {
+  return page.evaluate(`(async () => {
+    const issuedAtMs = performance.timeOrigin + performance.now();
+    const { id } = await window.engram.remember({ content: ${JSON.stringify(content)} });
+    return { id, issuedAtMs };
+  })()`) as Promise<{ id: string; issuedAtMs: number }>;
 }

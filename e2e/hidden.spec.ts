@@ -1,0 +1,56 @@
+/**
+ * Tabs as people leave them: one visible and four genuinely hidden, throttled tabs of one
+ * Chromium (started without the anti-throttling flags Playwright's launch() passes; see
+ * src/testing/hidden-tabs.ts). The test first proves the setting (hidden, and chained timers
+ * stretched to ~1 s wake-ups), then that a write made in a hidden tab reaches every other tab,
+ * that a frozen tab is shown as sleeping rather than failed, and that it converges after resume.
+ * Timings are recorded, not asserted tightly: bench/hidden-tabs.ts measures them.
+ */
+import { expect, test } from '@playwright/test';
+import { arrivalTimes, HiddenTabsBrowser, measureThrottling, watchArrivals, writeIn } from '../src/testing/hidden-tabs.js';
+import { startEngramServer, waitForConvergence, waitForVisibility } from './cluster.js';
+
+const TABS = 5;
+
+test('one visible and four hidden, throttled tabs: writes from a hidden tab reach every tab, a frozen tab sleeps and converges on resume', async () => {
+  test.setTimeout(120_000);
+  const server = await startEngramServer();
+  const browser = await HiddenTabsBrowser.open({ url: `${server.url}?room=hidden-${Date.now()}`, tabs: TABS });
+  try {
+    const nodes = browser.tabs.map((tab) => ({ page: tab.page }));
+    for (const tab of browser.tabs) {
+      await tab.page.waitForFunction(() => document.documentElement.dataset.engramReady !== undefined, undefined, { timeout: 30_000 });
+      expect(await tab.page.evaluate(() => window.engramError)).toBeUndefined();
+    }
+    // The setting: the first tab visible and on time, the others hidden and throttled.
+    const throttling = await Promise.all(browser.tabs.map((tab) => measureThrottling(tab.page, 3)));
+    console.log(`timer chains (3 x 10 ms): ${throttling.map((t) => `${t.visibilityState} ${Math.round(t.timerChainMs)} ms`).join(', ')}`);
+    expect(throttling[0]!.visibilityState).toBe('visible');
+    expect(throttling[0]!.timerChainMs).toBeLessThan(500);
+    for (const hidden of throttling.slice(1)) {
+      expect(hidden.visibilityState).toBe('hidden');
+      expect(hidden.timerChainMs).toBeGreaterThan(1_500);
+    }
+
+    for (const node of nodes) await waitForVisibility(node, TABS, TABS, 45_000);
+    for (const node of nodes) await watchArrivals(node.page);
+
+    // A write in a hidden tab arrives at every other tab.
+    const writer = browser.tabs[2]!.page;
+    const others = browser.tabs.filter((tab) => tab.page !== writer).map((tab) => tab.page);
+    const latencies: number[] = [];
+    for (let n = 0; n < 5; n++) {
+      const { id, issuedAtMs } = await writeIn(writer, `written while hidden ${n}`);
+      for (const page of others) {
+        await expect.poll(async () => (await arrivalTimes(page, [id]))[0], { timeout: 10_000 }).toBeDefined();
+        latencies.push(((await arrivalTimes(page, [id]))[0] as number) - issuedAtMs);
+      }
+    }
+    console.log(`hidden write -> other tabs: ${latencies.map((ms) => Math.round(ms)).join(' ')} ms`);
+    expect(latencies).toHaveLength(5 * (TABS - 1));
+    await waitForConvergence(nodes, 15_000);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
