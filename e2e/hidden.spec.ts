@@ -49,6 +49,28 @@ test('one visible and four hidden, throttled tabs: writes from a hidden tab reac
     console.log(`hidden write -> other tabs: ${latencies.map((ms) => Math.round(ms)).join(' ')} ms`);
     expect(latencies).toHaveLength(5 * (TABS - 1));
     await waitForConvergence(nodes, 15_000);
+
+    // A hidden tab is frozen (its 'freeze' event fires first): the others show it sleeping, not failed.
+    const frozen = browser.tabs[3]!;
+    const frozenId = await frozen.page.evaluate(() => window.engram!.id);
+    const awake = nodes.filter((node) => node.page !== frozen.page);
+    await browser.freeze(frozen.page);
+    for (const node of awake) {
+      await node.page.waitForFunction((id) => window.engram!.members().find((member) => member.id === id)?.state === 'sleeping', frozenId, { timeout: 10_000 });
+    }
+    // Longer than suspicion and the transport's silence limit (2.5 s): still sleeping, nothing failed.
+    await awake[0]!.page.waitForTimeout(4_000);
+    for (const node of awake) {
+      expect(await node.page.evaluate((id) => window.engram!.members().find((member) => member.id === id)?.state, frozenId)).toBe('sleeping');
+      expect(await node.page.evaluate(() => window.engram!.visibility())).toMatchObject({ visible: TABS - 1, total: TABS - 1, sleeping: 1 });
+    }
+    const { id: missed } = await writeIn(browser.tabs[0]!.page, 'written while a tab slept');
+    const resumedAtMs = Date.now();
+    await browser.resume(frozen.page);
+    await expect.poll(async () => (await arrivalTimes(frozen.page, [missed]))[0], { timeout: 10_000 }).toBeDefined();
+    await waitForConvergence(nodes, 10_000);
+    for (const node of nodes) await waitForVisibility(node, TABS, TABS, 10_000);
+    console.log(`resumed tab converged ${Date.now() - resumedAtMs} ms after resume`);
   } finally {
     await browser.close();
     await server.close();

@@ -103,6 +103,7 @@ export class EngramNode {
   private readonly memberStates = new Map<NodeId, MemberState>();
   private visibleCount = 0;
   private countableCount = 0;
+  private sleepingCount = 0;
   /**
    * Members this node saw before it was (re)opened that SWIM has not heard of yet: counted in the
    * total, never as visible. Without them a restarted tab read at full confidence (1 of 1) until
@@ -293,6 +294,29 @@ export class EngramNode {
     this.swim.leave();
     await this.changes.idle();
     this.stop();
+  }
+
+  /**
+   * This node is about to be suspended (a browser tab's `freeze`): local writes still waiting go
+   * out, and the peers are told it sleeps, so they show it as sleeping rather than failed. It
+   * keeps answering whatever reaches it until it is actually frozen.
+   */
+  suspend(): void {
+    if (!this.running) return;
+    this.flushPush();
+    this.swim.suspend();
+  }
+
+  /** Back from suspend(): rejoins (peers see it alive at once) and heals what it missed, now. */
+  resume(): void {
+    if (!this.running || !this.swim.isSuspended) return;
+    this.swim.resume();
+    // Its peers heal with it too (it came back: onMemberChange); starting here as well means the
+    // first of the two to run does it, without waiting for anti-entropy.
+    const alive = this.swim.members().filter((member) => member.id !== this.id && member.state === 'alive');
+    const ahead = alive.filter((member) => this.lacksFrom(member.id));
+    const peer = shuffled(ahead.length > 0 ? ahead : alive, this.random)[0];
+    if (peer) this.requestHeal(peer.id);
   }
 
   /** Stops every timer and ignores the network from now on (a crash, as far as peers can tell). */
@@ -729,19 +753,22 @@ export class EngramNode {
     this.remembered.delete(id);
     const before = this.memberStates.get(id);
     if (before === state) return;
-    if (before !== undefined && before !== 'left') this.countableCount--;
+    if (before !== undefined && before !== 'left' && before !== 'sleeping') this.countableCount--;
     if (before === 'alive') this.visibleCount--;
+    if (before === 'sleeping') this.sleepingCount--;
     if (state === undefined) this.memberStates.delete(id);
     else this.memberStates.set(id, state);
-    if (state !== undefined && state !== 'left') this.countableCount++;
+    if (state !== undefined && state !== 'left' && state !== 'sleeping') this.countableCount++;
     if (state === 'alive') this.visibleCount++;
+    if (state === 'sleeping') this.sleepingCount++;
   }
 
   private currentVisibility(): Visibility {
     const total = Math.max(1, this.countableCount + this.remembered.size);
     const visible = Math.min(total, Math.max(1, this.visibleCount));
     const ratio = visible / total;
-    return { visible, total, ratio, penalty: penaltyFactor(ratio, this.config.visibilityPenaltyFloor), generation: this.generations.current };
+    const penalty = penaltyFactor(ratio, this.config.visibilityPenaltyFloor);
+    return { visible, total, ratio, penalty, generation: this.generations.current, ...(this.sleepingCount > 0 ? { sleeping: this.sleepingCount } : {}) };
   }
 
   private onIncarnation(incarnation: number): void {
@@ -766,7 +793,7 @@ export class EngramNode {
     // A widened member set is kept too: it is what a restart counts as not yet seen.
     if (logChange !== 'unchanged') this.persistState();
     const advanced = logChange === 'advanced';
-    if (advanced || next.visible !== last.visible || next.total !== last.total) this.emit('visibility', next);
+    if (advanced || next.visible !== last.visible || next.total !== last.total || next.sleeping !== last.sleeping) this.emit('visibility', next);
   }
 
   // ---------------------------------------------------------------- wire

@@ -240,6 +240,8 @@ export class WebRtcTransport implements Transport {
   private readonly config: WebRtcTransportConfig;
   private readonly signaler: Signaler;
   private readonly scheduler: Scheduler;
+  /** Peers that said they are suspended (frozen tabs): their silence is sleep, their link is kept for their wake-up. */
+  private readonly sleepingPeers = new Set<string>();
   private readonly random: Random;
   private readonly key: Promise<RoomKey>;
   private readonly peerLinks = new Map<string, PeerLink>();
@@ -317,6 +319,16 @@ export class WebRtcTransport implements Transport {
     const set = this.listeners[event] as Set<WebRtcTransportEvents[K]>;
     set.add(listener);
     return () => set.delete(listener);
+  }
+
+  /**
+   * Keeps (or stops keeping) an open connection to `peer` through its silence: a frozen tab
+   * answers nothing, and replacing its link after silentReplaceMs would make it reconnect
+   * through signaling when it wakes instead of carrying on at once.
+   */
+  holdSilentPeer(peer: string, hold: boolean): void {
+    if (hold) this.sleepingPeers.add(peer);
+    else this.sleepingPeers.delete(peer);
   }
 
   links(): LinkInfo[] {
@@ -651,7 +663,7 @@ export class WebRtcTransport implements Transport {
       if (connection.phase !== 'open') return;
       const now = this.scheduler.now();
       const late = now - nextDueMs > interval / 2;
-      if (!late && now - connection.lastHeardAtMs >= this.config.silentReplaceMs) {
+      if (!late && !this.sleepingPeers.has(link.peerId) && now - connection.lastHeardAtMs >= this.config.silentReplaceMs) {
         this.endConnection(link, connection, 'silent');
         return;
       }
