@@ -35,6 +35,15 @@ test('one visible and four hidden, throttled tabs: writes from a hidden tab reac
     for (const node of nodes) await waitForVisibility(node, TABS, TABS, 45_000);
     for (const node of nodes) await watchArrivals(node.page);
 
+    // Membership timers run on time in hidden tabs (they come from a worker, which is not
+    // throttled): a 200 ms probe interval is ~15 probes in 3 s; on the page's 1 s wake-ups it was 3.
+    const probes = () => Promise.all(nodes.map((node) => node.page.evaluate(() => window.engram!.stats().swim.probes ?? 0)));
+    const probesBefore = await probes();
+    await nodes[0]!.page.waitForTimeout(3_000);
+    const probesIn3s = (await probes()).map((count, i) => count - probesBefore[i]!);
+    console.log(`probes in 3 s: ${probesIn3s.join(' ')}`);
+    for (const count of probesIn3s.slice(1)) expect(count).toBeGreaterThanOrEqual(9);
+
     // A write in a hidden tab arrives at every other tab.
     const writer = browser.tabs[2]!.page;
     const others = browser.tabs.filter((tab) => tab.page !== writer).map((tab) => tab.page);
