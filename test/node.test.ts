@@ -38,6 +38,69 @@ describe('EngramNode', () => {
     }
   });
 
+  it('a write is pushed the moment it is durable: on every peer within one commit and one link latency, no batching wait', async () => {
+    // 1 ms commits, 2 ms + up to 1 ms of jitter per link: 4 ms in all. A 20 ms batching timer
+    // (which a hidden tab fires once a second) made it 23 ms here.
+    const sim = await SimCluster.create({ nodes: 3, seed: 7, storageLatencyMs: 1 });
+    await sim.run(2_000);
+    const startedMs = sim.now;
+    const { id } = await runWhile(sim, sim.node(0).remember({ content: 'pushed at once' }));
+    const tookMs = await sim.runUntil(() => [1, 2].every((i) => sim.node(i).recall({ text: 'pushed' }).results[0]?.id === id), 1_000, 1);
+    expect(sim.now - startedMs).toBeLessThanOrEqual(6);
+    expect(tookMs).toBeLessThanOrEqual(5);
+  });
+
+  it('writes made in one task go out together: one replicate message per peer, not one per write', async () => {
+    const sim = await cluster(3);
+    const before = sim.node(0).stats().byType.replicate?.count ?? 0;
+    await runWhile(sim, Promise.all([0, 1, 2, 3, 4].map((n) => sim.node(0).remember({ content: `batched ${n}` }))));
+    await sim.run(50);
+    expect((sim.node(0).stats().byType.replicate?.count ?? 0) - before).toBe(2);
+    for (const i of [1, 2]) expect(sim.node(i).recall({ text: 'batched' }).results).toHaveLength(5);
+  });
+
+  it('a node that suspends is shown as sleeping, never suspected or dead, and on resume is alive and healed within 1 s', async () => {
+    const sim = await cluster(5, 3);
+    const sleeper = sim.ids[4]!;
+    sim.node(4).suspend();
+    // The notice is on the wire (a link takes 2-3 ms); then the tab is frozen: nothing reaches it
+    // or leaves it (the sim isolates it; a frozen tab's handlers stop).
+    await sim.run(5);
+    sim.partition([[0, 1, 2, 3], [4]]);
+    const seen = new Set<string>();
+    for (const i of [0, 1, 2, 3]) sim.node(i).on('membership', ({ member }) => member.id === sleeper && seen.add(member.state));
+    await sim.run(200);
+    for (const i of [0, 1, 2, 3]) {
+      expect(sim.node(i).members().find((member) => member.id === sleeper)?.state).toBe('sleeping');
+      expect(sim.node(i).visibility()).toMatchObject({ visible: 4, total: 4, ratio: 1, sleeping: 1 });
+      expect(sim.node(i).recall({}).warning).toBeUndefined();
+    }
+    const { id } = await runWhile(sim, sim.node(0).remember({ content: 'written while it slept' }));
+    await sim.run(10_000);
+    // Ten silent seconds changed nothing: no suspicion, no death.
+    expect([...seen]).toEqual([]);
+    sim.heal();
+    sim.node(4).resume();
+    const tookMs = await sim.runUntil(
+      () => sim.converged() && [0, 1, 2, 3].every((i) => sim.node(i).members().find((member) => member.id === sleeper)?.state === 'alive'),
+      1_000,
+      5,
+    );
+    expect(tookMs).toBeLessThanOrEqual(1_000);
+    expect(sim.node(4).recall({ text: 'slept' }).results.map((item) => item.id)).toEqual([id]);
+    for (const i of [0, 1, 2, 3, 4]) expect(sim.node(i).visibility()).toMatchObject({ visible: 5, total: 5 });
+    expect(sim.node(0).visibility().sleeping).toBeUndefined();
+  });
+
+  it('a node cut off without a suspend notice is suspected and declared dead, as a crash is', async () => {
+    const sim = await cluster(5, 3);
+    const silent = sim.ids[4]!;
+    sim.partition([[0, 1, 2, 3], [4]]);
+    await sim.runUntil(() => sim.node(0).members().find((member) => member.id === silent)?.state === 'dead', 10_000);
+    expect(sim.node(0).visibility()).toMatchObject({ visible: 4, total: 5 });
+    expect(sim.node(0).visibility().sleeping).toBeUndefined();
+  });
+
   it('during a partition reads carry the penalty and the warning, and writes still succeed', async () => {
     const sim = await cluster(5);
     sim.partition([[0, 1, 2], [3, 4]]);

@@ -453,6 +453,7 @@ describe('membership precedence (memberlist)', () => {
     'suspect(1)': [rumour('alive', 'x', 1), rumour('suspect', 'x', 1)],
     'dead(1)': [rumour('alive', 'x', 1), rumour('dead', 'x', 1)],
     'left(1)': [rumour('alive', 'x', 1), rumour('left', 'x', 1, 'x')],
+    'sleeping(2)': [rumour('alive', 'x', 1), rumour('sleeping', 'x', 2, 'x')],
   };
   // [known as, rumour kind, rumour incarnation, expected state (undefined: still unknown), expected incarnation]
   const table: [string, RumourKind, number, MemberState | undefined, number | undefined][] = [
@@ -488,6 +489,21 @@ describe('membership precedence (memberlist)', () => {
     ['left(1)', 'suspect', 2, 'left', 1],
     ['left(1)', 'dead', 1, 'left', 1],
     ['left(1)', 'dead', 2, 'left', 1],
+    // The suspend notice: above suspect and dead at one incarnation (the member said why it went
+    // quiet), below left; only the member's own newer alive (its resume) ends it.
+    ['unknown', 'sleeping', 0, undefined, undefined],
+    ['alive(1)', 'sleeping', 0, 'alive', 1],
+    ['alive(1)', 'sleeping', 1, 'sleeping', 1],
+    ['alive(1)', 'sleeping', 2, 'sleeping', 2],
+    ['suspect(1)', 'sleeping', 1, 'sleeping', 1],
+    ['dead(1)', 'sleeping', 1, 'sleeping', 1],
+    ['left(1)', 'sleeping', 2, 'left', 1],
+    ['sleeping(2)', 'alive', 2, 'sleeping', 2],
+    ['sleeping(2)', 'alive', 3, 'alive', 3],
+    ['sleeping(2)', 'suspect', 2, 'sleeping', 2],
+    ['sleeping(2)', 'suspect', 3, 'sleeping', 2],
+    ['sleeping(2)', 'dead', 2, 'sleeping', 2],
+    ['sleeping(2)', 'left', 2, 'left', 2],
   ];
 
   it.each(table)('a member known as %s, told %s(%i), becomes %s at %s', (setup, kind, incarnation, state, expectedIncarnation) => {

@@ -553,6 +553,22 @@ describe('the silence watchdog', () => {
     alice.transport.send('bob', bytesOf('after the cut'));
     await waitFor(() => bob.inbox.some((message) => textOf(message.bytes) === 'after the cut'), 'the message over the new connection');
   });
+  it('keeps the connection to a peer held as sleeping (a frozen tab) through its silence, and replaces it once released', async () => {
+    const hub = new MemorySignalingHub();
+    const alice = join(hub, 'alice', { config, SimplePeer: Fake });
+    const bob = join(hub, 'bob', { config, SimplePeer: Fake });
+    await allOpen([alice, bob]);
+    alice.transport.holdSilentPeer('bob', true);
+    bob.transport.holdSilentPeer('alice', true);
+    FakeSimplePeer.cut = true;
+    // Twenty watchdog runs on each side: over three times silentReplaceMs of silence.
+    const firedBefore = [alice.timers.fired(), bob.timers.fired()];
+    await waitFor(() => alice.timers.fired() - firedBefore[0]! >= 20 && bob.timers.fired() - firedBefore[1]! >= 20, 'twenty watchdog runs on each side');
+    expect(alice.transport.stats().silentReplacements + bob.transport.stats().silentReplacements).toBe(0);
+    expect(linkState(alice, 'bob')).toBe('open');
+    alice.transport.holdSilentPeer('bob', false);
+    await waitFor(() => alice.transport.stats().silentReplacements >= 1, 'the released silent connection replaced', 2_000);
+  });
 });
 
 describe('backpressure on a channel whose buffer the test controls', () => {

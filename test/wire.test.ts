@@ -31,6 +31,9 @@ const EVERY_MESSAGE: Message[] = [
   { type: 'swim', swim: { type: 'ping-req', seq: 9, target: 'carol', rumours: [{ kind: 'alive', node: 'bob', incarnation: 1, from: 'bob' }] } },
   { type: 'swim', swim: { type: 'nack', seq: 9, rumours: [] } },
   { type: 'swim', swim: { type: 'sync', reply: true, members: [{ node: 'dave', state: 'left', incarnation: 3 }] } },
+  // The suspend notice a freezing tab sends (its own digest), and the rumour peers gossip on.
+  { type: 'swim', swim: { type: 'sync', reply: true, members: [{ node: 'erin', state: 'sleeping', incarnation: 4 }] } },
+  { type: 'swim', swim: { type: 'ping', seq: 6, rumours: [{ kind: 'sleeping', node: 'erin', incarnation: 4, from: 'erin' }] } },
   { type: 'replicate', records: [record] },
   {
     type: 'heal-open',
@@ -70,6 +73,20 @@ describe('wire format', () => {
     expect(encoded.versionClockBytes).toHaveLength(1);
     expect(encoded.versionClockBytes[0]).toBeGreaterThanOrEqual(5);
     expect(encoded.clockBytes + (encoded.versionClockBytes[0] as number)).toBeLessThan(encoded.bytes.length);
+  });
+
+  it('encodes the suspend notice as state and rumour code 4, after the four codes older peers know', () => {
+    const notice: Message = { type: 'swim', swim: { type: 'sync', reply: true, members: [{ node: 'erin', state: 'sleeping', incarnation: 4 }] } };
+    const left: Message = { type: 'swim', swim: { type: 'sync', reply: true, members: [{ node: 'erin', state: 'left', incarnation: 4 }] } };
+    const sleepingBytes = encodeMessage(new PeerClockCodec(), {}, notice).bytes;
+    const leftBytes = encodeMessage(new PeerClockCodec(), {}, left).bytes;
+    // The two differ in exactly one byte: the state code, 3 for left and 4 for sleeping.
+    const differing = [...sleepingBytes].flatMap((byte, i) => (byte !== leftBytes[i] ? [[leftBytes[i], byte]] : []));
+    expect(sleepingBytes.length).toBe(leftBytes.length);
+    expect(differing).toEqual([[3, 4]]);
+    const code5 = Uint8Array.from(sleepingBytes);
+    code5[sleepingBytes.findIndex((byte, i) => byte !== leftBytes[i])] = 5;
+    expect(() => decodeMessage(new PeerClockCodec(), code5)).toThrowError(expect.objectContaining({ name: 'DecodeError' }));
   });
 
   it('rejects a wrong version byte with a typed error', () => {

@@ -103,6 +103,12 @@ export async function openBrowserNode(options: BrowserNodeOptions): Promise<Brow
     rtc.on('link', (peer, state) => {
       if (state === 'open') node.addPeers([peer]);
     });
+    // Page lifecycle (Energy Saver, mobile): a tab about to be frozen says so, and peers keep its
+    // link and show it sleeping; on resume it rejoins and heals at once. A tab frozen without
+    // these events is handled as a crash, and refutes and heals when it comes back.
+    document.addEventListener('freeze', () => node.suspend());
+    document.addEventListener('resume', () => node.resume());
+    node.on('membership', ({ member }) => rtc.holdSilentPeer(member.id, member.state === 'sleeping'));
     // Replicas no tab adopted for a long time are merged into this one and deleted, in the
     // background: the node answers meanwhile, and healing spreads what they held.
     void identity

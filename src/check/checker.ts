@@ -196,7 +196,8 @@ export function checkReplicasAfterHeal(history: History, replicas: readonly Repl
 /**
  * How long after its ack (or after the cluster became whole again) a write may still be missing
  * from a read at full visibility: 2 x antiEntropyIntervalMs + healStepTimeoutMs, 6 s by default.
- * The eager push delivers within replicationBatchMs (20 ms) plus a round trip. What it misses (a
+ * The eager push goes out when the write is durable (under sustained load, within replicationBatchMs
+ * of rounds) and delivers within a round trip. What it misses (a
  * lost batch, a write made across a cut that just healed, a peer link being replaced) is pulled
  * by a heal the node starts when a member comes back or a peer's clock runs ahead of its own, and
  * at the latest by anti-entropy, every 0.75-1.25 x antiEntropyIntervalMs (2.5 s at most). The

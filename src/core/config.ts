@@ -31,7 +31,11 @@ export interface EngramConfig {
   reapAfterMs: number;
 
   // ---- Replication and healing (node.ts, merkle.ts, heal.ts) ----
-  /** Local writes are pushed to visible members in batches collected over this window. */
+  /**
+   * Under sustained write load (commit rounds back to back), local writes are pushed at most this
+   * often, gathered over the rounds in between. A write made when the queue runs dry is pushed the
+   * moment it is durable: this is not a timer (node.ts).
+   */
   replicationBatchMs: number;
   /** Most versions in one replication or heal message. */
   maxRecordsPerMessage: number;
@@ -75,7 +79,7 @@ export const DEFAULT_CONFIG: Readonly<EngramConfig> = Object.freeze({
   reconnectProbeIntervalMs: 400, // A dead member that answers refutes at once: a healed split is seen in < 0.5 s.
   reapAfterMs: 10 * 60_000, // 10 min: a long partition still shows as one; a closed tab leaves explicitly anyway.
 
-  replicationBatchMs: 20, // One message per 20 ms per peer instead of one per write: 50x fewer at 2.5k writes/s.
+  replicationBatchMs: 20, // At 2.5k writes/s: one push per peer per 20 ms of rounds, not one per 1 ms round, which made every receiver commit a round per push.
   maxRecordsPerMessage: 256, // ~40 KB of typical memories: under WebRTC's 64 KB-ish message size, chunked beyond.
   antiEntropyIntervalMs: 2_000, // Catches anything eager replication missed (lost batches) within seconds.
   healStepTimeoutMs: 2_000, // Twenty times a LAN round trip: a step that slow means the peer went away.

@@ -49,6 +49,11 @@ export interface GroupCommitOptions {
   readonly maxRecords: number;
   /** An `after` threw. The change is durable and still resolves; the queue goes on. */
   afterFailed(error: unknown): void;
+  /**
+   * Runs once a committed round's `after`s have all run, so what they queued can go out as one
+   * batch; `moreWaiting` says another round follows at once (the queue is not dry).
+   */
+  afterRound?(moreWaiting: boolean): void;
 }
 
 interface Pending {
@@ -150,5 +155,6 @@ export class GroupCommit {
       }
       pending.resolve(result);
     }
+    this.options.afterRound?.(this.waiting.length > 0);
   }
 }

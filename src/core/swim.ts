@@ -18,7 +18,7 @@ import { shuffled } from './random.js';
 import { Suspicion, suspicionBoundsMs } from './suspicion.js';
 import type { Member, MemberState, NodeId } from './types.js';
 
-export type RumourKind = 'alive' | 'suspect' | 'dead' | 'left';
+export type RumourKind = 'alive' | 'suspect' | 'dead' | 'left' | 'sleeping';
 /** A membership claim: `from` asserts that `node` is `kind` at `incarnation`. For suspect, distinct `from`s are independent confirmations. */
 export interface Rumour {
   readonly kind: RumourKind;
@@ -115,7 +115,9 @@ interface Relay {
   readonly nackTimer: TimerHandle;
 }
 
-const RANK: Readonly<Record<MemberState, number>> = { alive: 0, suspect: 1, dead: 2, left: 3 };
+// 'sleeping' outranks suspect and dead at one incarnation: a member that said it is suspending is
+// not failed, whatever a peer that had not heard so concluded from its silence.
+const RANK: Readonly<Record<MemberState, number>> = { alive: 0, suspect: 1, dead: 2, sleeping: 3, left: 4 };
 
 /**
  * Random draws per candidate before randomMembers falls back to a sweep (memberlist's kRandomNodes
@@ -170,6 +172,8 @@ export class Swim {
   private readonly pendingSeeds = new Set<NodeId>();
   private running = false;
   private stopped = false;
+  /** Between suspend() and resume(): this node told its peers it sleeps, and its timers are off. */
+  private suspended = false;
   private probeTimer: TimerHandle | undefined;
   /** When the probe timer was meant to fire: a tick much later than this means we were held up. */
   private probeDueAt = 0;
@@ -274,6 +278,60 @@ export class Swim {
       if (entry !== this.selfEntry && isLive(entry.state)) this.transmit(entry.id, push);
     }
     this.stop();
+  }
+
+  /**
+   * This node is about to be suspended (a browser tab's `freeze`): it tells every member it can
+   * reach that it sleeps, under a new incarnation, so they stop probing it and show it as
+   * sleeping instead of suspecting it and declaring it dead; then its timers stop. The probe in
+   * flight is dropped unjudged: its silence would be our sleep, not the target's failure.
+   */
+  suspend(): void {
+    if (!this.running || this.suspended) return;
+    this.suspended = true;
+    this.announceSelf('sleeping');
+    this.probeTimer?.cancel();
+    this.syncTimer?.cancel();
+    this.reconnectTimer?.cancel();
+    this.probe?.indirectTimer?.cancel();
+    this.probe = undefined;
+  }
+
+  /**
+   * Back from suspend(): alive again under a newer incarnation, said directly to every member
+   * (as a sync, so each answers with its view and ours catches up with what changed meanwhile),
+   * and probing restarts.
+   */
+  resume(): void {
+    if (!this.suspended || this.stopped) return;
+    this.suspended = false;
+    this.announceSelf('alive');
+    this.armProbe(this.phaseMs(this.config.probeIntervalMs));
+    this.syncTimer = this.scheduler.setTimer(this.phaseMs(this.config.syncIntervalMs), this.syncTick);
+    this.reconnectTimer = this.scheduler.setTimer(this.phaseMs(this.config.reconnectProbeIntervalMs), this.reconnectTick);
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  private announceSelf(state: 'alive' | 'sleeping'): void {
+    this.selfEntry.incarnation += 1;
+    this.selfEntry.state = state;
+    this.selfEntry.stateChangedAt = this.scheduler.now();
+    this.digestCache = undefined;
+    this.events.onIncarnation(this.selfEntry.incarnation);
+    const claim: Rumour = { kind: state, node: this.self, incarnation: this.selfEntry.incarnation, from: this.self };
+    this.broadcasts.enqueue(this.self, claim, true);
+    // Going to sleep, only our own digest (a one-way push, no reply wanted); waking, our whole
+    // view, answered with theirs.
+    const message: SwimMessage =
+      state === 'sleeping'
+        ? { type: 'sync', reply: true, members: [{ node: this.self, state, incarnation: this.selfEntry.incarnation }] }
+        : { type: 'sync', reply: false, members: this.digests() };
+    for (const entry of this.entries.values()) {
+      if (entry !== this.selfEntry && isLive(entry.state)) this.transmit(entry.id, message);
+    }
   }
 
   handle(from: NodeId, message: SwimMessage): void {
@@ -639,18 +697,25 @@ export class Swim {
         if (!entry || rumour.incarnation < entry.incarnation || entry.state === 'left') return;
         this.transition(entry, 'left', rumour.incarnation);
         break;
+      case 'sleeping':
+        if (!entry || rumour.incarnation < entry.incarnation || entry.state === 'left') return;
+        if (entry.state === 'sleeping' && rumour.incarnation === entry.incarnation) return;
+        this.transition(entry, 'sleeping', rumour.incarnation);
+        break;
     }
     this.broadcasts.enqueue(rumour.node, rumour);
   }
 
   private applyAboutSelf(rumour: Rumour): void {
+    // Asleep, we said so ourselves: our own claim echoed back, or a peer's doubt, waits for resume().
+    if (this.suspended) return;
     const own = this.selfEntry.incarnation;
     if (rumour.kind === 'alive') {
       // Only we issue our incarnations; a higher one means our persisted state was lost. Go above it.
       if (rumour.incarnation > own) this.refute(rumour.incarnation, 0);
       return;
     }
-    // A 'left' about us while we run is as false as a suspicion (say, from a previous life of this tab).
+    // A 'left' or 'sleeping' about us while we run is as false as a suspicion (say, from a previous life of this tab).
     if (rumour.incarnation >= own) this.refute(rumour.incarnation, 1);
   }
 

@@ -65,7 +65,11 @@ export interface MemoryRecord {
   readonly siblings: readonly Version[];
 }
 
-export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+/**
+ * 'sleeping': the member said it is being suspended (a frozen browser tab) and will say when it
+ * is back; it is not probed, not counted as failed, and is reaped like a dead one if it never is.
+ */
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left' | 'sleeping';
 
 /** What this node believes about one member of the cluster. */
 export interface Member {
@@ -82,7 +86,7 @@ export interface Member {
 export interface Visibility {
   /** Alive members, this node included. */
   readonly visible: number;
-  /** Current members (alive, suspect, dead), this node included; left and reaped ones excluded. */
+  /** Current members (alive, suspect, dead), this node included; left, sleeping and reaped ones excluded. */
   readonly total: number;
   /** visible / total. */
   readonly ratio: number;
@@ -90,6 +94,12 @@ export interface Visibility {
   readonly penalty: number;
   /** This node's partition generation. */
   readonly generation: number;
+  /**
+   * Members that said they are suspended (frozen tabs), when there are any. They are outside
+   * `total`: a frozen tab writes nothing while it sleeps, so its absence hides no writes, and it
+   * heals what it missed when it wakes.
+   */
+  readonly sleeping?: number;
 }
 
 /** One entry of a node's generation log: from `since` on, it saw exactly `visible`. */

@@ -20,12 +20,12 @@ export function penaltyFactor(ratio: number, floor: number): number {
   return floor + (1 - floor) * (1 - missing * missing);
 }
 
-/** visible = alive members (self included); total = alive + suspect + dead (left excluded; reaped ones are not in the list). */
+/** visible = alive members (self included); total = alive + suspect + dead (left and sleeping excluded; reaped ones are not in the list). */
 export function computeVisibility(members: readonly Member[], generation: number, floor: number): Visibility {
   let visible = 0;
   let total = 0;
   for (const member of members) {
-    if (member.state === 'left') continue;
+    if (member.state === 'left' || member.state === 'sleeping') continue;
     total++;
     if (member.state === 'alive') visible++;
   }

@@ -94,8 +94,9 @@ const TYPES_BY_CODE = new Map<number, MessageType>(
 );
 
 const SWIM_TYPES = ['ping', 'ack', 'ping-req', 'nack', 'sync'] as const;
-const RUMOUR_KINDS: readonly RumourKind[] = ['alive', 'suspect', 'dead', 'left'];
-const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left'];
+// Appended, never reordered: the index is the wire code. 'sleeping' (4) is the suspend notice.
+const RUMOUR_KINDS: readonly RumourKind[] = ['alive', 'suspect', 'dead', 'left', 'sleeping'];
+const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left', 'sleeping'];
 const HEAL_STATUSES: readonly HealStatus[] = ['accept', 'busy', 'equal', 'serve'];
 
 export interface Encoded {

@@ -76,6 +76,8 @@ export interface ConnectionLifecycleOptions {
   readonly handler: () => ((from: NodeId, bytes: Uint8Array) => void) | undefined;
   /** A peer failed the handshake (already blocked in the link table). */
   readonly onAuthFailed: (peerId: string, error: PeerAuthError) => void;
+  /** The peer said it is suspended (a frozen tab): its silence is sleep, so its link is kept. */
+  readonly isHeldThroughSilence: (peerId: string) => boolean;
 }
 
 /** Opens, runs and ends the connections of every link of one transport. */
@@ -299,7 +301,7 @@ export class ConnectionLifecycle {
       if (connection.phase !== 'open') return;
       const now = this.scheduler.now();
       const late = now - nextDueMs > interval / 2;
-      if (!late && now - connection.lastHeardAtMs >= this.config.silentReplaceMs) {
+      if (!late && !this.options.isHeldThroughSilence(link.peerId) && now - connection.lastHeardAtMs >= this.config.silentReplaceMs) {
         this.end(link, connection, 'silent');
         return;
       }

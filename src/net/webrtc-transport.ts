@@ -87,6 +87,8 @@ export class WebRtcTransport implements Transport {
   private readonly config: WebRtcTransportConfig;
   private readonly signaler: Signaler;
   private readonly scheduler: Scheduler;
+  /** Peers that said they are suspended (frozen tabs): their silence is sleep, their link is kept for their wake-up. */
+  private readonly sleepingPeers = new Set<string>();
   private readonly random: Random;
   private readonly key: Promise<RoomKey>;
   private readonly table: LinkTable;
@@ -134,6 +136,7 @@ export class WebRtcTransport implements Transport {
       onAuthFailed: (peerId, error) => {
         for (const listener of [...this.listeners['auth-failed']]) listener(peerId, error);
       },
+      isHeldThroughSilence: (peerId) => this.sleepingPeers.has(peerId),
     });
     this.unsubscribe = [
       this.signaler.on('peers', (peerIds) => this.onPeerList(peerIds)),
@@ -176,6 +179,16 @@ export class WebRtcTransport implements Transport {
     const set = this.listeners[event] as Set<WebRtcTransportEvents[K]>;
     set.add(listener);
     return () => set.delete(listener);
+  }
+
+  /**
+   * Keeps (or stops keeping) an open connection to `peer` through its silence: a frozen tab
+   * answers nothing, and replacing its link after silentReplaceMs would make it reconnect
+   * through signaling when it wakes instead of carrying on at once.
+   */
+  holdSilentPeer(peer: string, hold: boolean): void {
+    if (hold) this.sleepingPeers.add(peer);
+    else this.sleepingPeers.delete(peer);
   }
 
   links(): LinkInfo[] {

@@ -8,6 +8,7 @@ export { PartitionCluster, HarnessError, type AppSource, type ClusterNode, type 
 export { clusterFixture, test, expect } from './fixture.js';
 export { engramIdOf, engramReady, merkleRoots, RecordedClient, snapshots, waitForConvergence, waitForVisibility, type EngramWindow, type HasPage } from './engram-page.js';
 export { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js';
+export { arrivalTimes, HiddenTabsBrowser, measureThrottling, watchArrivals, writeIn, type HiddenTab, type HiddenTabsOptions, type TabThrottling } from './hidden-tabs.js';
 export { hardPartitionsAvailable, removeLeftovers, type Capability } from '../../e2e/harness/netns.js';
 export { History } from '../check/history.js';
 export { checkSnapshots, type CheckReport, type ReplicaSnapshot } from '../check/checker.js';

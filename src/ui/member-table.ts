@@ -9,6 +9,7 @@ const STATE_TONE: Record<MemberState, string> = {
   suspect: 'warn',
   dead: 'bad',
   left: 'idle',
+  sleeping: 'idle', // A frozen tab that said so: not a failure, it heals when it wakes.
 };
 
 /** "Last heard" must tick even when nothing else changes: that silence is what suspicion is made of. */
@@ -134,7 +135,7 @@ export class MemberTable extends LitElement {
   }
 
   private renderUnheard() {
-    const counted = this.members.filter((member) => member.state !== 'left').length;
+    const counted = this.members.filter((member) => member.state !== 'left' && member.state !== 'sleeping').length;
     const unheard = (this.countedTotal ?? counted) - counted;
     if (unheard <= 0) return '';
     return html`<p class="unheard" data-testid="members-unheard">

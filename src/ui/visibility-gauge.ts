@@ -90,6 +90,10 @@ export class VisibilityGauge extends LitElement {
           <dl class="figures">
             <dt>Visible</dt>
             <dd data-testid="visibility-count">${visibility.visible} / ${visibility.total} members</dd>
+            ${visibility.sleeping
+              ? html`<dt title="Tabs that said they were being frozen: not failed, they heal what they missed when they wake">Sleeping</dt>
+                  <dd data-testid="visibility-sleeping">${visibility.sleeping}</dd>`
+              : nothing}
             <dt>Penalty</dt>
             <dd data-testid="visibility-penalty" title="Multiplier applied to every confidence this node reports">× ${formatFactor(visibility.penalty)}</dd>
             <dt title="Bumped each time this tab's view of the membership changes; every write records it">Generation</dt>
