@@ -83,6 +83,28 @@ describe('storage health', () => {
     expect(bare.status()).toEqual({ state: 'ok', persisted: undefined });
   });
 
+  it('a persistence answer that comes later (a prompt) is announced, and the figures are there before it', async () => {
+    let grant: (granted: boolean) => void = () => undefined;
+    const manager = new FakeStorageManager();
+    manager.persist = () => new Promise<boolean>((resolve) => (grant = resolve));
+    const health = new StorageHealth(manager);
+    const statuses: StorageStatus[] = [];
+    health.onChange((status) => statuses.push(status));
+    await health.refreshEstimate();
+    const asked = health.requestPersistence();
+    expect(health.status()).toEqual({ state: 'ok', persisted: undefined, usageBytes: 10 * MB, quotaBytes: 100 * MB });
+    grant(false);
+    await asked;
+    expect(statuses.at(-1)).toEqual({ state: 'ok', persisted: false, usageBytes: 10 * MB, quotaBytes: 100 * MB });
+  });
+
+  it('reads answered from memory are refused once the database is gone', async () => {
+    const { storage, health } = await openWithHealth();
+    expect(() => health.assertPresent()).not.toThrow();
+    await deleteDB(storage.name);
+    expect(() => health.assertPresent()).toThrow(expect.objectContaining({ code: 'storage-lost' }) as Error);
+  });
+
   it('a store in its reserve refuses new content with storage-full, giving usage and quota, and saves none of it', async () => {
     const { storage, health, manager, statuses } = await openWithHealth();
     await storage.commit({ records: [record('m1')], state: nodeState(1) });

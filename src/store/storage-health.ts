@@ -78,14 +78,37 @@ export class StorageHealth {
     private readonly config: StorageHealthConfig = STORAGE_HEALTH_CONFIG,
   ) {}
 
-  /** Asks for persistent storage and takes a first estimate. Never throws: what fails stays unknown. */
+  /**
+   * Takes a first estimate, then asks for persistent storage. Never throws: what fails stays
+   * unknown. The estimate comes first because `persist()` may wait for the person (Firefox asks
+   * in a prompt), and `admit` needs the figures meanwhile: a caller that cannot wait awaits
+   * `refreshEstimate()` and leaves `requestPersistence()` running.
+   */
   async start(): Promise<void> {
-    try {
-      this.persisted = this.manager?.persist ? await this.manager.persist() : undefined;
-    } catch {
-      this.persisted = undefined;
-    }
     await this.refreshEstimate();
+    await this.requestPersistence();
+  }
+
+  /** Asks navigator.storage.persist() and announces the answer (granted, refused, or unknown). */
+  async requestPersistence(): Promise<void> {
+    let persisted: boolean | undefined;
+    try {
+      persisted = this.manager?.persist ? await this.manager.persist() : undefined;
+    } catch {
+      persisted = undefined;
+    }
+    if (persisted !== this.persisted) {
+      this.persisted = persisted;
+      this.notify();
+    }
+  }
+
+  /**
+   * For reads answered from memory: once the database is gone, what the node holds in memory may
+   * no longer exist on disk, so a read must not pretend otherwise.
+   */
+  assertPresent(): void {
+    if (this.state === 'lost') throw new EngramError('storage-lost', this.message ?? 'the database of this tab is gone');
   }
 
   status(): StorageStatus {
@@ -120,7 +143,7 @@ export class StorageHealth {
 
   /** Called before a commit: refuses it when the database is gone, or when it adds content to a store in its reserve. */
   async admit(batch: StorageBatch): Promise<void> {
-    if (this.state === 'lost') throw new EngramError('storage-lost', this.message ?? 'the database of this tab is gone');
+    this.assertPresent();
     const free = this.freeBytes;
     if (free !== undefined && free < this.config.reserveBytes && addsContent(batch)) {
       await this.refreshEstimate();

@@ -14,7 +14,7 @@ import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Version, Visibility }
 import { dotKey } from '../core/vector-clock.js';
 import { computeVisibility } from '../core/visibility.js';
 import { validateConfidence, validateContent, validateId, validateTags } from '../core/limits.js';
-import type { EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
+import type { BackgroundProblem, EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
 
 export interface FakeHandleOptions {
   readonly id: NodeId;
@@ -47,6 +47,7 @@ export class FakeEngramHandle implements EngramHandle {
   private readonly listeners = new Set<(event: EngramEvent) => void>();
   private readonly clock: () => number;
   private storage: StorageStatus;
+  private problemList: BackgroundProblem[] = [];
   private signalingDetail: SignalingStatus | undefined;
   readonly secureContext: boolean;
 
@@ -161,6 +162,10 @@ export class FakeEngramHandle implements EngramHandle {
     return this.storage;
   }
 
+  problems(): readonly BackgroundProblem[] {
+    return [...this.problemList];
+  }
+
   // Scenario controls: each changes what the handle reports and tells subscribers, as a node would.
 
   setMembers(members: readonly Member[]): void {
@@ -198,6 +203,12 @@ export class FakeEngramHandle implements EngramHandle {
   setStorageStatus(status: StorageStatus): void {
     this.storage = status;
     this.emit('storage');
+  }
+
+  /** A background failure, as PageHandle.reportProblem records one. */
+  addProblem(problem: BackgroundProblem): void {
+    this.problemList.push(problem);
+    this.emit('problem', problem);
   }
 
   setGeneration(generation: number): void {
