@@ -108,6 +108,14 @@ test('a tab with the wrong room secret says why it is alone', async ({ browser }
     // The generic "only member so far" note would mislead: it is not shown beside the reason.
     await expect(stranger.page.locator('[data-status="alone"]')).toHaveCount(0);
     expect(await stranger.page.evaluate(() => window.engram!.members().length)).toBe(1);
+    // Nor does its gauge read as a healthy 100%: it says alone, in red, and how many refused it.
+    const gauge = stranger.page.locator('engram-visibility-gauge section');
+    await expect(gauge).toHaveAttribute('data-tone', 'bad');
+    await expect(stranger.page.locator('[data-testid="visibility-ratio"]')).toHaveText('alone');
+    await expect(stranger.page.locator('[data-testid="visibility-refused"]')).toHaveText('2 peers');
+    await expect(stranger.page.locator('[data-testid="visibility-explained"]')).toContainText('this tab is alone, because 2 peers in this room were refused (a different room secret)');
+    // The insiders, linked to each other, still read as healthy.
+    await expect(insiders[0]!.page.locator('engram-visibility-gauge section')).toHaveAttribute('data-tone', 'good');
   } finally {
     await context.close();
     await server.close();

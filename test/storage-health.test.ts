@@ -121,6 +121,15 @@ describe('storage health', () => {
     expect(statuses.map((status) => status.state)).toContain('full');
   });
 
+  it('figures that show the store in its reserve say full at once, before any write is refused', async () => {
+    const manager = new FakeStorageManager();
+    manager.usage = manager.quota - reserve / 2;
+    const health = new StorageHealth(manager);
+    await health.start();
+    expect(health.status()).toMatchObject({ state: 'full', usageBytes: manager.usage, quotaBytes: manager.quota });
+    expect(health.status().message).toMatch(/^The browser's storage for this site is full \(99\.9 MB used of 100\.0 MB allowed\)/);
+  });
+
   it('policy: a forget (tombstones only) and the node state still fit in the reserve', async () => {
     const { storage, health, manager } = await openWithHealth();
     await storage.commit({ records: [record('m1')], state: nodeState(1) });

@@ -154,11 +154,7 @@ export class StorageHealth {
 
   /** The browser refused a write for quota (or `admit` did): the state becomes 'full'; returns the error to throw. */
   full(cause?: unknown): EngramError {
-    const figures =
-      this.usageBytes !== undefined && this.quotaBytes !== undefined
-        ? ` (${megabytes(this.usageBytes)} used of ${megabytes(this.quotaBytes)} allowed)`
-        : '';
-    const message = `The browser's storage for this site is full${figures}: this write was not saved. Forget memories you no longer need, or free space for this site in the browser's settings, then try again.`;
+    const message = this.fullMessage();
     this.set('full', message);
     // The figures may be stale; the next status shows fresh ones.
     void this.refreshEstimate();
@@ -170,6 +166,14 @@ export class StorageHealth {
     const message = `This tab's database is gone (${explanation}): nothing is saved any more, and what the tab shows may no longer exist on disk. Reload the tab.`;
     if (this.state !== 'lost') this.set('lost', message);
     return new EngramError('storage-lost', this.message ?? message, cause === undefined ? undefined : { cause });
+  }
+
+  private fullMessage(): string {
+    const figures =
+      this.usageBytes !== undefined && this.quotaBytes !== undefined
+        ? ` (${megabytes(this.usageBytes)} used of ${megabytes(this.quotaBytes)} allowed)`
+        : '';
+    return `The browser's storage for this site is full${figures}: this write was not saved. Forget memories you no longer need, or free space for this site in the browser's settings, then try again.`;
   }
 
   /** Any other storage failure: shown until a commit succeeds again. */
@@ -204,6 +208,9 @@ export class StorageHealth {
       } while (this.estimateAgain);
       const free = this.freeBytes;
       if (this.state === 'full' && free !== undefined && free >= this.config.reserveBytes) this.set('ok', undefined);
+      // Said as soon as the figures show it, not only once a write is refused: a tab opened on a
+      // full store tells its user before they type a memory that cannot be kept.
+      else if (this.state === 'ok' && free !== undefined && free < this.config.reserveBytes) this.set('full', this.fullMessage());
       else if (this.usageBytes !== before.usage || this.quotaBytes !== before.quota) this.notify();
       // Cleared here, in the same turn as the last check of `estimateAgain`: a `.finally` would
       // run a turn later, and a refresh asked in between would be lost.
