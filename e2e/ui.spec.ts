@@ -122,6 +122,33 @@ test('a tab with the wrong room secret says why it is alone', async ({ browser }
   }
 });
 
+test('a message from a peer that cannot be decoded reaches the status area, not only the console', async ({ browser }) => {
+  const server = await startEngramServer();
+  const room = `ui-problem-${Date.now()}`;
+  const { context, nodes } = await openCluster(browser, `${server.url}?room=${room}#garden`, 2);
+  try {
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    for (const node of nodes) await waitForVisibility(node, 2, 2);
+    // Bytes no version of the wire format reads, sent over b's real, authenticated link to a
+    // (the transport is private to the handle; reached here only to play a broken peer).
+    await b.page.evaluate((peer) => {
+      const transport = (window.engram as unknown as { transport: { send(to: string, bytes: Uint8Array): void } }).transport;
+      for (let i = 0; i < 3; i++) transport.send(peer, new Uint8Array([0xff, 0xfe, 0xfd, i]));
+    }, a.id);
+    await a.page.waitForFunction(() => window.engram!.problems().length > 0);
+    const problems = await a.page.evaluate(() => window.engram!.problems());
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ source: 'peer-message', peer: b.id });
+    const line = a.page.locator('[data-status^="problem-peer-message"]');
+    await expect(line).toContainText(`A message from a peer could not be read (peer ${b.id})`);
+    await expect.poll(() => a.page.evaluate(() => window.engram!.problems()[0]!.count)).toBe(3);
+    await expect(line).toContainText('3 times');
+  } finally {
+    await context.close();
+    await server.close();
+  }
+});
+
 test('a tab reloaded while the server is down opens from the service worker cache and shows its memories', async ({ browser }) => {
   const server = await startEngramServer();
   const context = await browser.newContext();
