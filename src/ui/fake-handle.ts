@@ -27,6 +27,8 @@ export interface FakeHandleOptions {
   readonly signalingConnected?: boolean;
   /** The clock members' lastHeardAt is on. */
   readonly now?: () => number;
+  /** The wall clock (epoch ms) versions are stamped with, as the node's hybrid clock does; Date.now by default. */
+  readonly wallNow?: () => number;
   readonly storage?: StorageStatus;
   /** Overrides signalingConnected with a state and its reason (e.g. refused, 'origin-not-allowed'). */
   readonly signalingStatus?: SignalingStatus;
@@ -46,6 +48,7 @@ export class FakeEngramHandle implements EngramHandle {
   private counter = 0;
   private readonly listeners = new Set<(event: EngramEvent) => void>();
   private readonly clock: () => number;
+  private readonly wallClock: () => number;
   private storage: StorageStatus;
   private problemList: BackgroundProblem[] = [];
   private signalingDetail: SignalingStatus | undefined;
@@ -63,6 +66,7 @@ export class FakeEngramHandle implements EngramHandle {
     this.heal = options.heal ?? { active: undefined, serving: [], last: undefined };
     this.signaling = options.signalingConnected ?? true;
     this.clock = options.now ?? (() => performance.now());
+    this.wallClock = options.wallNow ?? (() => Date.now());
     for (const record of options.records ?? []) {
       this.records.set(record.id, record);
       for (const sibling of record.siblings) {
@@ -226,7 +230,7 @@ export class FakeEngramHandle implements EngramHandle {
 
   private write(id: MemoryId, content: Pick<Version, 'content' | 'tags' | 'confidence' | 'deleted'>): void {
     const existing = this.records.get(id);
-    const nowMs = this.clock();
+    const nowMs = this.wallClock();
     const first = existing?.siblings[0];
     this.counter += 1;
     const version: Version = {
@@ -301,8 +305,10 @@ function seedRecord(id: MemoryId, nowMs: number, versions: readonly SeedVersion[
  * dead), links open to its own side and failing to the other, a deploy-window memory edited on
  * both sides (a conflict with two siblings), and a heal with a peer of its own side under way.
  */
-export function createPartitionedClusterHandle(now: () => number = () => performance.now()): FakeEngramHandle {
+export function createPartitionedClusterHandle(now: () => number = () => performance.now(), wallNow: () => number = () => Date.now()): FakeEngramHandle {
   const nowMs = now();
+  // Versions carry wall-clock times (the node's hybrid clock); members are heard on the scheduler clock.
+  const wallMs = wallNow();
   const { self, peerB, peerC, suspect, dead } = PREVIEW_NODES;
   const member = (id: NodeId, state: Member['state'], incarnation: number, heardAgoMs: number | undefined, changedAgoMs: number): Member => ({
     id,
@@ -312,20 +318,20 @@ export function createPartitionedClusterHandle(now: () => number = () => perform
     stateChangedAt: nowMs - changedAgoMs,
   });
   const records = [
-    seedRecord('deploy-window', nowMs, [
+    seedRecord('deploy-window', wallMs, [
       { node: self, counter: 41, content: 'Deploy window is 14:00–16:00 UTC on weekdays; no deploys on Fridays.', tags: ['ops', 'deploy'], confidence: 0.8, generation: 4, agoMs: 95_000 },
       { node: suspect, counter: 17, content: 'Deploy window moved to 09:00–11:00 UTC after the incident review.', tags: ['ops', 'deploy'], confidence: 0.75, generation: 3, agoMs: 71_000 },
     ]),
-    seedRecord('db-failover', nowMs, [
+    seedRecord('db-failover', wallMs, [
       { node: peerB, counter: 12, content: 'Primary database failover takes about 40 s; clients retry writes for 60 s.', tags: ['db', 'ops'], confidence: 0.9, generation: 2, agoMs: 3_600_000 },
     ]),
-    seedRecord('signaling-role', nowMs, [
+    seedRecord('signaling-role', wallMs, [
       { node: self, counter: 3, content: 'The signaling server only introduces peers; memories travel tab to tab over WebRTC.', tags: ['architecture'], confidence: 0.95, generation: 1, agoMs: 7_200_000 },
     ]),
-    seedRecord('export-job', nowMs, [
+    seedRecord('export-job', wallMs, [
       { node: peerC, counter: 8, content: 'The customer export job runs nightly at 02:00 UTC and takes about 25 minutes.', tags: ['jobs'], confidence: 0.7, generation: 2, agoMs: 1_800_000 },
     ]),
-    seedRecord('on-call-march', nowMs, [
+    seedRecord('on-call-march', wallMs, [
       { node: peerB, counter: 19, content: 'Alice owns the on-call rota for March.', tags: ['people', 'on-call'], confidence: 0.6, generation: 3, agoMs: 600_000 },
       { node: dead, counter: 5, content: 'Bob owns the on-call rota for March.', tags: ['people', 'on-call'], confidence: 0.35, generation: 3, agoMs: 640_000 },
     ]),
@@ -335,6 +341,7 @@ export function createPartitionedClusterHandle(now: () => number = () => perform
     room: 'ops-team',
     generation: 4,
     now,
+    wallNow,
     members: [
       member(self, 'alive', 2, undefined, 600_000),
       member(peerB, 'alive', 1, 400, 900_000),
