@@ -124,4 +124,13 @@ describe('status lines', () => {
     expect(isolation(alone, [wrong, link('c', undefined, 'open')])).toBeUndefined();
     expect(isolation({ visible: 2, total: 2, ratio: 1, penalty: 1, generation: 2 }, [wrong])).toBeUndefined();
   });
+
+  it('a heal that ended with the replicas still different, as happens while writes continue, is a note, not a warning', () => {
+    const report: HealReport = {
+      peer: 'c', session: 2, role: 'initiator', oneWay: false, outcome: 'diverged', startedAt: 0, finishedAt: 10,
+      recordsSent: 1, recordsReceived: 0, bytesSent: 396, bytesReceived: 210, sides: [],
+    };
+    const lines = describeStatus(input({ heal: { active: undefined, serving: [], last: report } }));
+    expect(lines.find((line) => line.key === 'heal-diverged')?.tone).toBe('info');
+  });
 });

@@ -223,7 +223,8 @@ function healLine(heal: HealStatus): StatusLine | undefined {
     return { key: 'heal-interrupted', tone: 'info', text: 'The last catch-up with a peer was interrupted (it went out of reach); it starts again when they meet.' };
   }
   if (last?.outcome === 'diverged') {
-    return { key: 'heal-diverged', tone: 'warn', text: 'The last catch-up ended with the replicas still different; the next one continues it.' };
+    // Normal while writes continue during a heal (issue 14: an ordinary partition's outcomes are not failures).
+    return { key: 'heal-diverged', tone: 'info', text: 'The last catch-up ended before the replicas matched (writes kept arriving meanwhile); the next one continues it.' };
   }
   return undefined;
 }
