@@ -3,9 +3,15 @@
  * (Storage.overrideQuotaForOrigin over CDP) still opens, also after a reload, recalls, refuses
  * new memories with a storage-full error giving the browser's usage and quota, and still forgets;
  * a database that vanishes under a running tab (site data cleared, another tab deleting it) is
- * noticed, recall is refused rather than answered from memory, and the page says so.
+ * noticed, recall is refused rather than answered from memory, and the page says so; a disk that
+ * fills up (a small tmpfs profile) refuses the write as storage-full.
  */
-import { expect, test, type CDPSession, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, expect, test, type CDPSession, type Page } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../playwright.config.js';
 import type { RunningServer } from '../signaling/server.js';
 import { openNode, startEngramServer } from './cluster.js';
 
@@ -164,3 +170,56 @@ for (const how of ['site data cleared', 'another tab deletes the database'] as c
     }
   });
 }
+
+/** Mounts a small tmpfs for a browser profile; undefined where this process may not mount (not root). */
+function smallDisk(megabytes: number): { dir: string; unmount(): void } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-small-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  return {
+    dir,
+    unmount: () => {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('a disk that fills up refuses the write with storage-full, then the database Chromium drops is reported lost', async () => {
+  const disk = smallDisk(48);
+  test.skip(disk === undefined, 'needs root to mount a small tmpfs for the profile');
+  try {
+    const context = await chromium.launchPersistentContext(disk!.dir, { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+    try {
+      const node = await openNode(context, `${server.url}?room=disk-${Date.now()}`);
+      const outcome = await node.page.evaluate(async () => {
+        // 60 KB of text Chromium cannot compress, until the disk is full.
+        const noise = () => Array.from({ length: 60_000 }, () => String.fromCharCode(33 + Math.floor(Math.random() * 90))).join('');
+        for (let written = 0; written < 2_000; written++) {
+          try {
+            await window.engram!.remember({ content: noise() });
+          } catch (error) {
+            return { written, code: String((error as { code?: unknown }).code), message: (error as Error).message };
+          }
+        }
+        return { written: 2_000, code: 'none', message: '' };
+      });
+      console.log(`disk full after ${outcome.written} memories of 60 KB: ${outcome.code}: ${outcome.message}`);
+      expect(outcome.written).toBeGreaterThan(100);
+      expect(outcome.code).toBe('storage-full');
+      // Then Chromium 150 closes the connection and drops the database it could not write
+      // (its usage falls to 0): the memories are gone from disk, and the tab says so.
+      await node.page.waitForFunction(() => window.engram!.storageStatus().state === 'lost');
+      await expect(node.page.locator('[data-status="storage-lost"]')).toContainText('database is gone');
+      expect((await rejection(node.page, `(engram) => engram.recall({})`)).code).toBe('storage-lost');
+    } finally {
+      await context.close();
+    }
+  } finally {
+    disk?.unmount();
+  }
+});
