@@ -13,7 +13,8 @@ const OUTCOME_TONE: Record<HealOutcome, string> = {
   converged: 'good',
   equal: 'good',
   busy: 'warn',
-  diverged: 'bad',
+  // Roots still differ at the end because writes kept arriving meanwhile; the next heal continues.
+  diverged: 'idle',
   // An ordinary partition interrupts heals with peers that went out of reach: not a failure.
   aborted: 'idle',
   pulled: 'good',
@@ -140,7 +141,7 @@ export class HealProgressView extends LitElement {
       <div data-testid="heal-last">
         <div class="line">
           <span class="muted">Last heal</span>
-          <span class="badge ${OUTCOME_TONE[report.outcome]}" data-testid="heal-outcome">${report.outcome === 'aborted' ? 'interrupted' : report.outcome}</span>
+          <span class="badge ${OUTCOME_TONE[report.outcome]}" data-testid="heal-outcome">${report.outcome === 'aborted' ? 'interrupted' : report.outcome === 'diverged' ? 'unfinished' : report.outcome}</span>
           <span class="muted">with <span class="mono">${report.peer}</span> as ${report.role}, ${timeAgo(report.finishedAt)}, took ${formatDuration(report.finishedAt - report.startedAt)}</span>
         </div>
         <dl class="figures">
