@@ -3,7 +3,7 @@
  * readable storage-full error while forgets still fit; a database that vanishes under the tab is
  * noticed and said; a folded replica's records enter the node through its normal merge path.
  * IndexedDB here is fake-indexeddb; the same in real Chromium with a quota override is
- * e2e/persistence.spec.ts.
+ * e2e/storage.spec.ts.
  */
 import 'fake-indexeddb/auto';
 import { deleteDB } from 'idb';
@@ -128,6 +128,29 @@ describe('storage health', () => {
     await health.start();
     expect(health.status()).toMatchObject({ state: 'full', usageBytes: manager.usage, quotaBytes: manager.quota });
     expect(health.status().message).toMatch(/^The browser's storage for this site is full \(99\.9 MB used of 100\.0 MB allowed\)/);
+  });
+
+  it('with plenty of room usage is re-estimated every 64 commits, not after each; near full after each', async () => {
+    const manager = new FakeStorageManager();
+    let estimates = 0;
+    const estimate = manager.estimate.bind(manager);
+    manager.estimate = () => {
+      estimates += 1;
+      return estimate();
+    };
+    const { storage, health } = await openWithHealth(manager);
+    estimates = 0;
+    for (let i = 1; i <= 128; i++) await storage.commit({ state: nodeState(i) });
+    await health.refreshEstimate();
+    expect(estimates).toBe(3); // after commits 64 and 128, and the one asked here
+    manager.usage = manager.quota - 2 * reserve;
+    await health.refreshEstimate();
+    estimates = 0;
+    for (let i = 1; i <= 5; i++) {
+      await storage.commit({ state: nodeState(200 + i) });
+      await health.refreshEstimate();
+    }
+    expect(estimates).toBe(10);
   });
 
   it('policy: a forget (tombstones only) and the node state still fit in the reserve', async () => {

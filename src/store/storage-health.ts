@@ -47,10 +47,19 @@ export interface StorageHealthConfig {
    * the disk; Safari: 1 GB).
    */
   readonly reserveBytes: number;
+  /**
+   * While free space is plentiful (over `closeToFullFactor` reserves), usage is re-estimated after
+   * this many commits rather than after each: an estimate is an IPC round trip, and a heal commits
+   * hundreds of batches in a burst. Near full, every commit re-estimates.
+   */
+  readonly estimateEveryCommits: number;
+  readonly closeToFullFactor: number;
 }
 
 export const STORAGE_HEALTH_CONFIG: StorageHealthConfig = {
   reserveBytes: 256 * 1024, // See above.
+  estimateEveryCommits: 64, // 64 commits of even 60 KB memories are 4 MB: within 16 reserves.
+  closeToFullFactor: 16, // 4 MiB of headroom: below it, figures are kept fresh.
 };
 
 function megabytes(bytes: number): string {
@@ -72,6 +81,7 @@ export class StorageHealth {
   private readonly errorListeners = new Set<(error: Error) => void>();
   private estimating: Promise<void> | undefined;
   private estimateAgain = false;
+  private commitsSinceEstimate = 0;
 
   constructor(
     private readonly manager: StorageManagerPort | undefined,
@@ -185,7 +195,10 @@ export class StorageHealth {
   /** A commit succeeded: the estimate is refreshed, and a full or failed store that has room again is 'ok'. */
   committed(): void {
     if (this.state === 'failed') this.set('ok', undefined);
-    void this.refreshEstimate();
+    this.commitsSinceEstimate += 1;
+    const free = this.freeBytes;
+    const closeToFull = free === undefined || free < this.config.reserveBytes * this.config.closeToFullFactor;
+    if (this.state === 'full' || closeToFull || this.commitsSinceEstimate >= this.config.estimateEveryCommits) void this.refreshEstimate();
   }
 
   /** Re-reads usage and quota (coalesced: one estimate at a time, and one more if asked meanwhile). */
@@ -195,6 +208,7 @@ export class StorageHealth {
       return this.estimating;
     }
     const before = { usage: this.usageBytes, quota: this.quotaBytes };
+    this.commitsSinceEstimate = 0;
     this.estimating = (async () => {
       do {
         this.estimateAgain = false;
