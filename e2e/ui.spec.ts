@@ -108,6 +108,41 @@ test('a tab with the wrong room secret says why it is alone', async ({ browser }
     // The generic "only member so far" note would mislead: it is not shown beside the reason.
     await expect(stranger.page.locator('[data-status="alone"]')).toHaveCount(0);
     expect(await stranger.page.evaluate(() => window.engram!.members().length)).toBe(1);
+    // Nor does its gauge read as a healthy 100%: it says alone, in red, and how many refused it.
+    const gauge = stranger.page.locator('engram-visibility-gauge section');
+    await expect(gauge).toHaveAttribute('data-tone', 'bad');
+    await expect(stranger.page.locator('[data-testid="visibility-ratio"]')).toHaveText('alone');
+    await expect(stranger.page.locator('[data-testid="visibility-refused"]')).toHaveText('2 peers');
+    await expect(stranger.page.locator('[data-testid="visibility-explained"]')).toContainText('this tab is alone, because 2 peers in this room were refused (a different room secret)');
+    // The insiders, linked to each other, still read as healthy.
+    await expect(insiders[0]!.page.locator('engram-visibility-gauge section')).toHaveAttribute('data-tone', 'good');
+  } finally {
+    await context.close();
+    await server.close();
+  }
+});
+
+test('a message from a peer that cannot be decoded reaches the status area, not only the console', async ({ browser }) => {
+  const server = await startEngramServer();
+  const room = `ui-problem-${Date.now()}`;
+  const { context, nodes } = await openCluster(browser, `${server.url}?room=${room}#garden`, 2);
+  try {
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    for (const node of nodes) await waitForVisibility(node, 2, 2);
+    // Bytes no version of the wire format reads, sent over b's real, authenticated link to a
+    // (the transport is private to the handle; reached here only to play a broken peer).
+    await b.page.evaluate((peer) => {
+      const transport = (window.engram as unknown as { transport: { send(to: string, bytes: Uint8Array): void } }).transport;
+      for (let i = 0; i < 3; i++) transport.send(peer, new Uint8Array([0xff, 0xfe, 0xfd, i]));
+    }, a.id);
+    await a.page.waitForFunction(() => window.engram!.problems().length > 0);
+    const problems = await a.page.evaluate(() => window.engram!.problems());
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ source: 'peer-message', peer: b.id });
+    const line = a.page.locator('[data-status^="problem-peer-message"]');
+    await expect(line).toContainText(`A message from a peer could not be read (peer ${b.id})`);
+    await expect.poll(() => a.page.evaluate(() => window.engram!.problems()[0]!.count)).toBe(3);
+    await expect(line).toContainText('3 times');
   } finally {
     await context.close();
     await server.close();

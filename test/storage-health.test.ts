@@ -3,7 +3,7 @@
  * readable storage-full error while forgets still fit; a database that vanishes under the tab is
  * noticed and said; a folded replica's records enter the node through its normal merge path.
  * IndexedDB here is fake-indexeddb; the same in real Chromium with a quota override is
- * e2e/persistence.spec.ts.
+ * e2e/storage.spec.ts.
  */
 import 'fake-indexeddb/auto';
 import { deleteDB } from 'idb';
@@ -83,6 +83,28 @@ describe('storage health', () => {
     expect(bare.status()).toEqual({ state: 'ok', persisted: undefined });
   });
 
+  it('a persistence answer that comes later (a prompt) is announced, and the figures are there before it', async () => {
+    let grant: (granted: boolean) => void = () => undefined;
+    const manager = new FakeStorageManager();
+    manager.persist = () => new Promise<boolean>((resolve) => (grant = resolve));
+    const health = new StorageHealth(manager);
+    const statuses: StorageStatus[] = [];
+    health.onChange((status) => statuses.push(status));
+    await health.refreshEstimate();
+    const asked = health.requestPersistence();
+    expect(health.status()).toEqual({ state: 'ok', persisted: undefined, usageBytes: 10 * MB, quotaBytes: 100 * MB });
+    grant(false);
+    await asked;
+    expect(statuses.at(-1)).toEqual({ state: 'ok', persisted: false, usageBytes: 10 * MB, quotaBytes: 100 * MB });
+  });
+
+  it('reads answered from memory are refused once the database is gone', async () => {
+    const { storage, health } = await openWithHealth();
+    expect(() => health.assertPresent()).not.toThrow();
+    await deleteDB(storage.name);
+    expect(() => health.assertPresent()).toThrow(expect.objectContaining({ code: 'storage-lost' }) as Error);
+  });
+
   it('a store in its reserve refuses new content with storage-full, giving usage and quota, and saves none of it', async () => {
     const { storage, health, manager, statuses } = await openWithHealth();
     await storage.commit({ records: [record('m1')], state: nodeState(1) });
@@ -97,6 +119,38 @@ describe('storage health', () => {
     expect(await storage.loadState()).toEqual(nodeState(1));
     expect(health.status()).toMatchObject({ state: 'full', message: error.message });
     expect(statuses.map((status) => status.state)).toContain('full');
+  });
+
+  it('figures that show the store in its reserve say full at once, before any write is refused', async () => {
+    const manager = new FakeStorageManager();
+    manager.usage = manager.quota - reserve / 2;
+    const health = new StorageHealth(manager);
+    await health.start();
+    expect(health.status()).toMatchObject({ state: 'full', usageBytes: manager.usage, quotaBytes: manager.quota });
+    expect(health.status().message).toMatch(/^The browser's storage for this site is full \(99\.9 MB used of 100\.0 MB allowed\)/);
+  });
+
+  it('with plenty of room usage is re-estimated every 64 commits, not after each; near full after each', async () => {
+    const manager = new FakeStorageManager();
+    let estimates = 0;
+    const estimate = manager.estimate.bind(manager);
+    manager.estimate = () => {
+      estimates += 1;
+      return estimate();
+    };
+    const { storage, health } = await openWithHealth(manager);
+    estimates = 0;
+    for (let i = 1; i <= 128; i++) await storage.commit({ state: nodeState(i) });
+    await health.refreshEstimate();
+    expect(estimates).toBe(3); // after commits 64 and 128, and the one asked here
+    manager.usage = manager.quota - 2 * reserve;
+    await health.refreshEstimate();
+    estimates = 0;
+    for (let i = 1; i <= 5; i++) {
+      await storage.commit({ state: nodeState(200 + i) });
+      await health.refreshEstimate();
+    }
+    expect(estimates).toBe(10);
   });
 
   it('policy: a forget (tombstones only) and the node state still fit in the reserve', async () => {

@@ -15,6 +15,7 @@ import { ROOM_PATTERN } from '../net/signaling-protocol.js';
 import { WebRtcTransport } from '../net/webrtc-transport.js';
 import { IndexedDbStorage } from '../store/indexeddb-storage.js';
 import { browserReplicaEnvironment, claimReplica } from '../store/replica-claim.js';
+import { StorageHealth } from '../store/storage-health.js';
 import { FaultTransport } from './fault-transport.js';
 import { PageHandle } from './page-handle.js';
 import { browserScheduler, CryptoRandom } from './platform.js';
@@ -63,7 +64,13 @@ export async function openBrowserNode(options: BrowserNodeOptions): Promise<Brow
 
   const opened: { close(): void }[] = [];
   try {
-    const storage = await IndexedDbStorage.open(identity.databaseName);
+    // The health monitor tells a full store from a broken one and notices a vanished database;
+    // it asks for persistent storage in the background, since the answer may wait on a prompt.
+    const health = new StorageHealth(globalThis.navigator?.storage);
+    // The first figures before the node's start commit, so a store already full is told apart.
+    await health.refreshEstimate();
+    void health.requestPersistence();
+    const storage = await IndexedDbStorage.open(identity.databaseName, { health });
     opened.push(storage);
     const signaling = new SignalingClient({
       url,
@@ -111,18 +118,30 @@ export async function openBrowserNode(options: BrowserNodeOptions): Promise<Brow
     node.on('membership', ({ member }) => rtc.holdSilentPeer(member.id, member.state === 'sleeping'));
     // Replicas no tab adopted for a long time are merged into this one and deleted, in the
     // background: the node answers meanwhile, and healing spreads what they held.
-    void identity
-      .foldIdle({ absorb: (records) => node.absorb(records), openStorage: (name) => IndexedDbStorage.open(name) })
-      .then(
-        (report) => {
-          for (const { nodeId: idle, error } of report.failed) console.warn(`could not fold the idle replica ${idle}: ${error.message}`);
-        },
-        (error: unknown) => console.warn('could not fold idle replicas:', error),
-      );
-    return new PageHandle(options.room, node, rtc, transport, signaling, signalingStatus, () => {
-      for (const resource of opened) resource.close();
-      identity.release();
-    });
+    const handle = new PageHandle(
+      options.room,
+      node,
+      rtc,
+      transport,
+      signaling,
+      signalingStatus,
+      () => {
+        for (const resource of opened) resource.close();
+        identity.release();
+      },
+      health,
+    );
+    // Folded replicas open without the health monitor: deleting one once folded is not this
+    // tab's database vanishing. Their failures reach the page like every background failure.
+    void identity.foldIdle({ absorb: (records) => node.absorb(records), openStorage: (name) => IndexedDbStorage.open(name) }).then(
+      (report) => {
+        for (const { nodeId: idle, error } of report.failed) {
+          handle.reportProblem('replica-fold', new Error(`Could not fold the idle replica ${idle} into this tab: ${error.message}`));
+        }
+      },
+      (error: unknown) => handle.reportProblem('replica-fold', new Error(`Could not fold idle replicas into this tab: ${error instanceof Error ? error.message : String(error)}`)),
+    );
+    return handle;
   } catch (error) {
     for (const resource of opened.reverse()) resource.close();
     identity.release();

@@ -2,16 +2,18 @@
  * The running node of a tab, as `openBrowserNode` returns it and the app exposes it as
  * `window.engram`: the same calls as the core node (remember, recall, get, forget, members,
  * visibility, conflicts, resolve, merkleRoot), `on(event, listener)`, `faults` for soft
- * partitions, and `close()`. Kept stable: it is documented in the README, and Playwright suites
+ * partitions, `storageStatus()` and `problems()` (failures nothing awaited), and `close()`. Kept stable: it is documented in the README, and Playwright suites
  * and the package's partition harness depend on it.
  */
 import type { HealProgress, HealReport } from '../core/heal.js';
 import type { Conflict } from '../core/merge.js';
 import type { EngramEvents, EngramNode, RecallQuery, RecallResult, Resolution } from '../core/node.js';
+import { EngramError } from '../core/errors.js';
 import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Visibility } from '../core/types.js';
 import type { SignalingClient, SignalingStatus } from '../net/signaling-client.js';
 import type { WebRtcTransport } from '../net/webrtc-transport.js';
-import type { EngramEvent, EngramHandle, HealStatus, LinkInfo } from '../ui/engram-handle.js';
+import type { StorageHealth, StorageStatus } from '../store/storage-health.js';
+import type { BackgroundProblem, EngramEvent, EngramHandle, HealStatus, LinkInfo } from '../ui/engram-handle.js';
 import type { FaultTransport } from './fault-transport.js';
 
 export interface Faults {
@@ -37,7 +39,14 @@ export interface BrowserNodeEvents {
   link: { peer: NodeId; state: LinkInfo['state'] };
   /** Whether the signaling server is connected. */
   signaling: boolean;
+  /** The storage's state changed (full, lost, failed, ok again, persistence granted, new figures). */
+  storage: StorageStatus;
+  /** A failure nothing awaited; `problems()` lists them. */
+  problem: BackgroundProblem;
 }
+
+/** Distinct background problems kept; older ones give way (their count is in the log's total). */
+const PROBLEMS_KEPT = 8;
 
 export class PageHandle implements EngramHandle {
   readonly id: NodeId;
@@ -54,6 +63,8 @@ export class PageHandle implements EngramHandle {
   /** Times (performance.now) at which a member went from alive to suspect or dead, for false-suspicion counts. */
   private readonly suspicionTimes: number[] = [];
   private closing: Promise<void> | undefined;
+  /** Recent background failures, oldest first, one entry per source and message. */
+  private problemLog: BackgroundProblem[] = [];
 
   constructor(
     readonly room: string,
@@ -64,6 +75,8 @@ export class PageHandle implements EngramHandle {
     signalingStatus: { connected: boolean },
     /** Releases what the node ran on (connections, signaling, storage, identity), after it left. */
     private readonly releaseResources: () => void = () => undefined,
+    /** The storage's health monitor (storage-health.ts), when the storage has one. */
+    private readonly health?: StorageHealth,
   ) {
     this.signalingUp = signalingStatus.connected;
     this.id = node.id;
@@ -106,6 +119,46 @@ export class PageHandle implements EngramHandle {
     signaling.onStatusChange((status) => {
       if (status.state !== 'connected') this.emit({ kind: 'signaling', detail: status });
     });
+    health?.onChange((status) => this.emit({ kind: 'storage', detail: status }));
+    health?.onError((error) => this.reportProblem('storage', error));
+    node.on('error', ({ error, from }) => {
+      // A full or vanished store is the storage status's to say (with figures and what to do);
+      // listing each refused write as well would bury it.
+      if (error instanceof EngramError && (error.code === 'storage-full' || error.code === 'storage-lost')) return;
+      this.reportProblem(from === undefined ? 'node' : 'peer-message', error, from);
+    });
+    if (node.startError && node.startError.code !== 'storage-full') this.reportProblem('storage', node.startError);
+  }
+
+  /**
+   * Records a failure nothing awaited, so that it reaches the page (the status area lists
+   * `problems()`), not only the console. Also for what runs beside the node, e.g. folding replicas.
+   */
+  reportProblem(source: BackgroundProblem['source'], error: Error, peer?: NodeId): void {
+    const code = (error as { code?: unknown }).code;
+    const message = error.cause instanceof Error && !error.message.includes(error.cause.message) ? `${error.message}: ${error.cause.message}` : error.message;
+    const index = this.problemLog.findIndex((entry) => entry.source === source && entry.message === message && entry.peer === peer);
+    const previous = index >= 0 ? this.problemLog.splice(index, 1)[0] : undefined;
+    const entry: BackgroundProblem = {
+      source,
+      message,
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(peer !== undefined ? { peer } : {}),
+      count: (previous?.count ?? 0) + 1,
+      lastAt: this.now(),
+    };
+    this.problemLog.push(entry);
+    if (this.problemLog.length > PROBLEMS_KEPT) this.problemLog.shift();
+    this.emit({ kind: 'problem', detail: entry });
+  }
+
+  problems(): readonly BackgroundProblem[] {
+    return [...this.problemLog];
+  }
+
+  /** Persistence, usage and quota, and whether the database is full, lost or failing; 'storage' events announce changes. */
+  storageStatus(): StorageStatus {
+    return this.health?.status() ?? { state: 'ok', persisted: undefined };
   }
 
   /** Resolves once the write is durable, with the version it made (its dot: what a history checker tracks). */
@@ -113,11 +166,14 @@ export class PageHandle implements EngramHandle {
     return this.node.remember(input);
   }
 
+  /** Refused with storage-lost once the database is gone: the node's memory would answer with what is no longer stored. */
   async recall(query: RecallQuery = {}): Promise<RecallResult> {
+    this.health?.assertPresent();
     return this.node.recall(query);
   }
 
-  get(id: MemoryId): Promise<MemoryRecord | undefined> {
+  async get(id: MemoryId): Promise<MemoryRecord | undefined> {
+    this.health?.assertPresent();
     return this.node.get(id);
   }
 

@@ -101,6 +101,16 @@ function errorName(cause: unknown): string | undefined {
 }
 
 /** What went wrong, in words a person can act on; the browser's own error stays in `cause`. */
+/**
+ * A disk that filled up before the site's quota did: Chromium 150 then fails the commit with an
+ * UnknownError whose message names LevelDB's FILE_ERROR_NO_SPACE (measured on a 48 MB tmpfs
+ * profile), not with QuotaExceededError. For the person it is the same: storage is full.
+ */
+function diskFull(cause: unknown): boolean {
+  const message = typeof cause === 'object' && cause !== null && 'message' in cause && typeof cause.message === 'string' ? cause.message : '';
+  return /FILE_ERROR_NO_SPACE|No space left on device/i.test(message);
+}
+
 function explain(cause: unknown): string {
   switch (errorName(cause)) {
     case 'QuotaExceededError':
@@ -429,7 +439,7 @@ export class IndexedDbStorage implements Storage {
    */
   private failure(action: string, cause: unknown, consequence = '', reportFailed = true): EngramError {
     const name = errorName(cause);
-    if (name === 'QuotaExceededError') {
+    if (name === 'QuotaExceededError' || diskFull(cause)) {
       return this.health?.full(cause) ?? new EngramError('storage-full', `Could not ${action}: ${explain(cause)}.${consequence}`, { cause });
     }
     if (name !== undefined && LOST_ERROR_NAMES.has(name) && this.closedReason !== 'closed') {

@@ -47,10 +47,19 @@ export interface StorageHealthConfig {
    * the disk; Safari: 1 GB).
    */
   readonly reserveBytes: number;
+  /**
+   * While free space is plentiful (over `closeToFullFactor` reserves), usage is re-estimated after
+   * this many commits rather than after each: an estimate is an IPC round trip, and a heal commits
+   * hundreds of batches in a burst. Near full, every commit re-estimates.
+   */
+  readonly estimateEveryCommits: number;
+  readonly closeToFullFactor: number;
 }
 
 export const STORAGE_HEALTH_CONFIG: StorageHealthConfig = {
   reserveBytes: 256 * 1024, // See above.
+  estimateEveryCommits: 64, // 64 commits of even 60 KB memories are 4 MB: within 16 reserves.
+  closeToFullFactor: 16, // 4 MiB of headroom: below it, figures are kept fresh.
 };
 
 function megabytes(bytes: number): string {
@@ -72,20 +81,44 @@ export class StorageHealth {
   private readonly errorListeners = new Set<(error: Error) => void>();
   private estimating: Promise<void> | undefined;
   private estimateAgain = false;
+  private commitsSinceEstimate = 0;
 
   constructor(
     private readonly manager: StorageManagerPort | undefined,
     private readonly config: StorageHealthConfig = STORAGE_HEALTH_CONFIG,
   ) {}
 
-  /** Asks for persistent storage and takes a first estimate. Never throws: what fails stays unknown. */
+  /**
+   * Takes a first estimate, then asks for persistent storage. Never throws: what fails stays
+   * unknown. The estimate comes first because `persist()` may wait for the person (Firefox asks
+   * in a prompt), and `admit` needs the figures meanwhile: a caller that cannot wait awaits
+   * `refreshEstimate()` and leaves `requestPersistence()` running.
+   */
   async start(): Promise<void> {
-    try {
-      this.persisted = this.manager?.persist ? await this.manager.persist() : undefined;
-    } catch {
-      this.persisted = undefined;
-    }
     await this.refreshEstimate();
+    await this.requestPersistence();
+  }
+
+  /** Asks navigator.storage.persist() and announces the answer (granted, refused, or unknown). */
+  async requestPersistence(): Promise<void> {
+    let persisted: boolean | undefined;
+    try {
+      persisted = this.manager?.persist ? await this.manager.persist() : undefined;
+    } catch {
+      persisted = undefined;
+    }
+    if (persisted !== this.persisted) {
+      this.persisted = persisted;
+      this.notify();
+    }
+  }
+
+  /**
+   * For reads answered from memory: once the database is gone, what the node holds in memory may
+   * no longer exist on disk, so a read must not pretend otherwise.
+   */
+  assertPresent(): void {
+    if (this.state === 'lost') throw new EngramError('storage-lost', this.message ?? 'the database of this tab is gone');
   }
 
   status(): StorageStatus {
@@ -120,7 +153,7 @@ export class StorageHealth {
 
   /** Called before a commit: refuses it when the database is gone, or when it adds content to a store in its reserve. */
   async admit(batch: StorageBatch): Promise<void> {
-    if (this.state === 'lost') throw new EngramError('storage-lost', this.message ?? 'the database of this tab is gone');
+    this.assertPresent();
     const free = this.freeBytes;
     if (free !== undefined && free < this.config.reserveBytes && addsContent(batch)) {
       await this.refreshEstimate();
@@ -131,11 +164,7 @@ export class StorageHealth {
 
   /** The browser refused a write for quota (or `admit` did): the state becomes 'full'; returns the error to throw. */
   full(cause?: unknown): EngramError {
-    const figures =
-      this.usageBytes !== undefined && this.quotaBytes !== undefined
-        ? ` (${megabytes(this.usageBytes)} used of ${megabytes(this.quotaBytes)} allowed)`
-        : '';
-    const message = `The browser's storage for this site is full${figures}: this write was not saved. Forget memories you no longer need, or free space for this site in the browser's settings, then try again.`;
+    const message = this.fullMessage();
     this.set('full', message);
     // The figures may be stale; the next status shows fresh ones.
     void this.refreshEstimate();
@@ -149,6 +178,14 @@ export class StorageHealth {
     return new EngramError('storage-lost', this.message ?? message, cause === undefined ? undefined : { cause });
   }
 
+  private fullMessage(): string {
+    const figures =
+      this.usageBytes !== undefined && this.quotaBytes !== undefined
+        ? ` (${megabytes(this.usageBytes)} used of ${megabytes(this.quotaBytes)} allowed)`
+        : '';
+    return `The browser's storage for this site is full${figures}: this write was not saved. Forget memories you no longer need, or free space for this site in the browser's settings, then try again.`;
+  }
+
   /** Any other storage failure: shown until a commit succeeds again. */
   failed(error: EngramError): void {
     if (this.state === 'lost') return;
@@ -158,7 +195,10 @@ export class StorageHealth {
   /** A commit succeeded: the estimate is refreshed, and a full or failed store that has room again is 'ok'. */
   committed(): void {
     if (this.state === 'failed') this.set('ok', undefined);
-    void this.refreshEstimate();
+    this.commitsSinceEstimate += 1;
+    const free = this.freeBytes;
+    const closeToFull = free === undefined || free < this.config.reserveBytes * this.config.closeToFullFactor;
+    if (this.state === 'full' || closeToFull || this.commitsSinceEstimate >= this.config.estimateEveryCommits) void this.refreshEstimate();
   }
 
   /** Re-reads usage and quota (coalesced: one estimate at a time, and one more if asked meanwhile). */
@@ -168,6 +208,7 @@ export class StorageHealth {
       return this.estimating;
     }
     const before = { usage: this.usageBytes, quota: this.quotaBytes };
+    this.commitsSinceEstimate = 0;
     this.estimating = (async () => {
       do {
         this.estimateAgain = false;
@@ -181,6 +222,9 @@ export class StorageHealth {
       } while (this.estimateAgain);
       const free = this.freeBytes;
       if (this.state === 'full' && free !== undefined && free >= this.config.reserveBytes) this.set('ok', undefined);
+      // Said as soon as the figures show it, not only once a write is refused: a tab opened on a
+      // full store tells its user before they type a memory that cannot be kept.
+      else if (this.state === 'ok' && free !== undefined && free < this.config.reserveBytes) this.set('full', this.fullMessage());
       else if (this.usageBytes !== before.usage || this.quotaBytes !== before.quota) this.notify();
       // Cleared here, in the same turn as the last check of `estimateAgain`: a `.finally` would
       // run a turn later, and a refresh asked in between would be lost.

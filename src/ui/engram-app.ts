@@ -10,10 +10,10 @@
 import { LitElement, css, html, nothing } from 'lit';
 import type { Conflict } from '../core/merge.js';
 import type { Member, Visibility } from '../core/types.js';
-import type { EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
+import type { BackgroundProblem, EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
 import { errorMessage } from './format.js';
 import type { EditMemoryEvent } from './recall-box.js';
-import { describeStatus, type StatusLine } from './status.js';
+import { describeStatus, isolation, type Isolation, type StatusLine } from './status.js';
 import { RenderThrottle } from './render-throttle.js';
 import { palette } from './theme.js';
 import './conflict-queue.js';
@@ -34,6 +34,8 @@ interface Snapshot {
   readonly heal: HealStatus;
   readonly signalingConnected: boolean;
   readonly status: readonly StatusLine[];
+  /** Why this tab is alone although peers tried to link (they all failed authentication), if it is. */
+  readonly isolated: Isolation | undefined;
 }
 
 type RefreshCause = EngramEventKind | 'attach';
@@ -42,7 +44,7 @@ type RefreshCause = EngramEventKind | 'attach';
 const CONFLICT_CAUSES: ReadonlySet<RefreshCause> = new Set(['attach', 'conflict', 'write', 'heal']);
 const MERKLE_CAUSES: ReadonlySet<RefreshCause> = new Set(['attach', 'write', 'heal', 'heal-progress']);
 /** Events that can change what a recall returns (content, siblings, or the visibility penalty). */
-const RECALL_CAUSES: ReadonlySet<RefreshCause> = new Set(['write', 'conflict', 'visibility', 'heal', 'membership']);
+const RECALL_CAUSES: ReadonlySet<RefreshCause> = new Set(['write', 'conflict', 'visibility', 'heal', 'membership', 'storage']);
 
 function intersects(causes: ReadonlySet<RefreshCause>, wanted: ReadonlySet<RefreshCause>): boolean {
   for (const cause of causes) if (wanted.has(cause)) return true;
@@ -167,7 +169,7 @@ export class EngramApp extends LitElement {
       <engram-status-area .lines=${snapshot.status}></engram-status-area>
       <main @engram-edit=${this.startEdit}>
         <div class="column">
-          <engram-visibility-gauge .visibility=${snapshot.visibility}></engram-visibility-gauge>
+          <engram-visibility-gauge .visibility=${snapshot.visibility} .isolated=${snapshot.isolated}></engram-visibility-gauge>
           <engram-topology .selfId=${handle.id} .members=${snapshot.members} .links=${snapshot.links}></engram-topology>
         </div>
         <div class="column">
@@ -224,6 +226,7 @@ export class EngramApp extends LitElement {
       // Optional parts of the seam: a handle without them still renders, minus their lines.
       const signaling: SignalingStatus | undefined = handle.signalingStatus?.();
       const storage: StorageStatus | undefined = handle.storageStatus?.();
+      const problems: readonly BackgroundProblem[] | undefined = handle.problems?.();
       const status = describeStatus({
         room: handle.room,
         signalingConnected,
@@ -233,9 +236,10 @@ export class EngramApp extends LitElement {
         visibility,
         heal,
         storage,
+        problems,
         secureContext: handle.secureContext,
       });
-      this.snapshot = { members, visibility, links, heal, signalingConnected, status };
+      this.snapshot = { members, visibility, links, heal, signalingConnected, status, isolated: isolation(visibility, links) };
       this.problem = undefined;
     } catch (error) {
       this.problem = `Cannot read the node: ${errorMessage(error)}`;

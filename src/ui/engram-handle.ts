@@ -38,6 +38,24 @@ export interface StorageStatus {
   readonly message?: string;
 }
 
+/**
+ * A failure nothing awaited, so no caller saw it: a background storage commit or compaction, a
+ * peer's message that could not be decoded, an idle replica that could not be folded in.
+ * Repeats of the same problem are counted, not listed again.
+ */
+export interface BackgroundProblem {
+  readonly source: 'storage' | 'peer-message' | 'replica-fold' | 'node';
+  /** The error's code (an EngramError or DecodeError code), when it has one. */
+  readonly code?: string;
+  readonly message: string;
+  /** The peer whose message it was, for 'peer-message'. */
+  readonly peer?: NodeId;
+  /** How many times it happened. */
+  readonly count: number;
+  /** When it last happened, on the handle's clock (`now()`). */
+  readonly lastAt: number;
+}
+
 /** The signaling connection, with the server's reason when it refused this tab. */
 export interface SignalingStatus {
   readonly state: 'connected' | 'connecting' | 'refused' | 'unreachable';
@@ -57,7 +75,8 @@ export type EngramEventKind =
   | 'heal-progress'
   | 'heal'
   | 'signaling'
-  | 'storage';
+  | 'storage'
+  | 'problem';
 
 /** A hint that something changed; the UI re-reads what it shows rather than trusting `detail`. */
 export interface EngramEvent {
@@ -112,4 +131,6 @@ export interface EngramHandle {
   now?(): number;
   /** Optional: the storage adapter's health; without it the UI says nothing about storage. */
   storageStatus?(): StorageStatus;
+  /** Optional: recent background failures, oldest first; changes are announced as 'problem' events. */
+  problems?(): readonly BackgroundProblem[];
 }

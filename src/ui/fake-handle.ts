@@ -13,7 +13,7 @@ import type { Dot, Member, MemoryId, MemoryRecord, NodeId, Version, Visibility }
 import { computeVisibility } from '../core/visibility.js';
 import { validateId } from '../core/limits.js';
 import { forgottenContent, localVersion, rememberedContent, resolvedContent, type VersionContent } from '../core/local-write.js';
-import type { EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
+import type { BackgroundProblem, EngramEvent, EngramEventKind, EngramHandle, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
 
 export interface FakeHandleOptions {
   readonly id: NodeId;
@@ -26,6 +26,8 @@ export interface FakeHandleOptions {
   readonly signalingConnected?: boolean;
   /** The clock members' lastHeardAt is on. */
   readonly now?: () => number;
+  /** The wall clock (epoch ms) versions are stamped with, as the node's hybrid clock does; Date.now by default. */
+  readonly wallNow?: () => number;
   readonly storage?: StorageStatus;
   /** Overrides signalingConnected with a state and its reason (e.g. refused, 'origin-not-allowed'). */
   readonly signalingStatus?: SignalingStatus;
@@ -45,7 +47,9 @@ export class FakeEngramHandle implements EngramHandle {
   private counter = 0;
   private readonly listeners = new Set<(event: EngramEvent) => void>();
   private readonly clock: () => number;
+  private readonly wallClock: () => number;
   private storage: StorageStatus;
+  private problemList: BackgroundProblem[] = [];
   private signalingDetail: SignalingStatus | undefined;
   readonly secureContext: boolean;
 
@@ -61,6 +65,7 @@ export class FakeEngramHandle implements EngramHandle {
     this.heal = options.heal ?? { active: undefined, serving: [], last: undefined };
     this.signaling = options.signalingConnected ?? true;
     this.clock = options.now ?? (() => performance.now());
+    this.wallClock = options.wallNow ?? (() => Date.now());
     for (const record of options.records ?? []) {
       this.records.set(record.id, record);
       for (const sibling of record.siblings) {
@@ -147,6 +152,10 @@ export class FakeEngramHandle implements EngramHandle {
     return this.storage;
   }
 
+  problems(): readonly BackgroundProblem[] {
+    return [...this.problemList];
+  }
+
   // Scenario controls: each changes what the handle reports and tells subscribers, as a node would.
 
   setMembers(members: readonly Member[]): void {
@@ -186,6 +195,12 @@ export class FakeEngramHandle implements EngramHandle {
     this.emit('storage');
   }
 
+  /** A background failure, as PageHandle.reportProblem records one. */
+  addProblem(problem: BackgroundProblem): void {
+    this.problemList.push(problem);
+    this.emit('problem', problem);
+  }
+
   setGeneration(generation: number): void {
     this.generation = generation;
     this.emit('visibility');
@@ -203,7 +218,7 @@ export class FakeEngramHandle implements EngramHandle {
     const existing = this.records.get(id);
     this.counter += 1;
     // Stamped as the node stamps a local write: it supersedes every sibling, keeps the shown version's author.
-    const version = localVersion(existing, content, { dot: { node: this.id, counter: this.counter }, nowMs: this.clock(), author: this.id, generation: this.generation });
+    const version = localVersion(existing, content, { dot: { node: this.id, counter: this.counter }, nowMs: this.wallClock(), author: this.id, generation: this.generation });
     const hadConflict = this.conflictOf(existing) !== undefined;
     this.records.set(id, addVersion(existing, id, version));
     this.emit('write', { id, local: true });
@@ -265,8 +280,10 @@ function seedRecord(id: MemoryId, nowMs: number, versions: readonly SeedVersion[
  * dead), links open to its own side and failing to the other, a deploy-window memory edited on
  * both sides (a conflict with two siblings), and a heal with a peer of its own side under way.
  */
-export function createPartitionedClusterHandle(now: () => number = () => performance.now()): FakeEngramHandle {
+export function createPartitionedClusterHandle(now: () => number = () => performance.now(), wallNow: () => number = () => Date.now()): FakeEngramHandle {
   const nowMs = now();
+  // Versions carry wall-clock times (the node's hybrid clock); members are heard on the scheduler clock.
+  const wallMs = wallNow();
   const { self, peerB, peerC, suspect, dead } = PREVIEW_NODES;
   const member = (id: NodeId, state: Member['state'], incarnation: number, heardAgoMs: number | undefined, changedAgoMs: number): Member => ({
     id,
@@ -276,20 +293,20 @@ export function createPartitionedClusterHandle(now: () => number = () => perform
     stateChangedAt: nowMs - changedAgoMs,
   });
   const records = [
-    seedRecord('deploy-window', nowMs, [
+    seedRecord('deploy-window', wallMs, [
       { node: self, counter: 41, content: 'Deploy window is 14:00–16:00 UTC on weekdays; no deploys on Fridays.', tags: ['ops', 'deploy'], confidence: 0.8, generation: 4, agoMs: 95_000 },
       { node: suspect, counter: 17, content: 'Deploy window moved to 09:00–11:00 UTC after the incident review.', tags: ['ops', 'deploy'], confidence: 0.75, generation: 3, agoMs: 71_000 },
     ]),
-    seedRecord('db-failover', nowMs, [
+    seedRecord('db-failover', wallMs, [
       { node: peerB, counter: 12, content: 'Primary database failover takes about 40 s; clients retry writes for 60 s.', tags: ['db', 'ops'], confidence: 0.9, generation: 2, agoMs: 3_600_000 },
     ]),
-    seedRecord('signaling-role', nowMs, [
+    seedRecord('signaling-role', wallMs, [
       { node: self, counter: 3, content: 'The signaling server only introduces peers; memories travel tab to tab over WebRTC.', tags: ['architecture'], confidence: 0.95, generation: 1, agoMs: 7_200_000 },
     ]),
-    seedRecord('export-job', nowMs, [
+    seedRecord('export-job', wallMs, [
       { node: peerC, counter: 8, content: 'The customer export job runs nightly at 02:00 UTC and takes about 25 minutes.', tags: ['jobs'], confidence: 0.7, generation: 2, agoMs: 1_800_000 },
     ]),
-    seedRecord('on-call-march', nowMs, [
+    seedRecord('on-call-march', wallMs, [
       { node: peerB, counter: 19, content: 'Alice owns the on-call rota for March.', tags: ['people', 'on-call'], confidence: 0.6, generation: 3, agoMs: 600_000 },
       { node: dead, counter: 5, content: 'Bob owns the on-call rota for March.', tags: ['people', 'on-call'], confidence: 0.35, generation: 3, agoMs: 640_000 },
     ]),
@@ -299,6 +316,7 @@ export function createPartitionedClusterHandle(now: () => number = () => perform
     room: 'ops-team',
     generation: 4,
     now,
+    wallNow,
     members: [
       member(self, 'alive', 2, undefined, 600_000),
       member(peerB, 'alive', 1, 400, 900_000),

@@ -20,7 +20,9 @@ export function formatDuration(durationMs: number): string {
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  if (bytes < 1024 * 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  // Site quotas are often tens of GiB (Chromium grants a share of the disk).
+  return `${(bytes / (1024 * 1024 * 1024)).toFixed(1)} GiB`;
 }
 
 /** One formatter for every call: toLocaleString builds a new Intl.NumberFormat each time, which showed in heal profiles. */
@@ -28,6 +30,11 @@ const COUNT_FORMAT = new Intl.NumberFormat('en-US');
 
 export function formatCount(count: number): string {
   return COUNT_FORMAT.format(count);
+}
+
+/** "1 version", "2 versions", "1,024 records": the count with its noun in the right number. */
+export function countOf(count: number, singular: string, plural = `${singular}s`): string {
+  return `${formatCount(count)} ${count === 1 ? singular : plural}`;
 }
 
 /** Confidences and factors in [0, 1], to two places: finer differences mean nothing to a reader. */

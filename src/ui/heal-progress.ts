@@ -5,7 +5,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import type { HealOutcome, HealProgress, HealReport } from '../core/heal.js';
 import type { HealStatus } from './engram-handle.js';
-import { formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
+import { countOf, formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
 import { panel } from './theme.js';
 import { timeAgo } from './time-ago.js';
 
@@ -13,7 +13,8 @@ const OUTCOME_TONE: Record<HealOutcome, string> = {
   converged: 'good',
   equal: 'good',
   busy: 'warn',
-  diverged: 'bad',
+  // Roots still differ at the end because writes kept arriving meanwhile; the next heal continues.
+  diverged: 'idle',
   // An ordinary partition interrupts heals with peers that went out of reach: not a failure.
   aborted: 'idle',
   pulled: 'good',
@@ -102,7 +103,7 @@ export class HealProgressView extends LitElement {
       <ul class="serving" data-testid="heal-serving">
         ${serving.map(
           (progress) => html`<li>
-            sending to <span class="mono">${progress.peer}</span>: ${formatCount(progress.recordsSent)} records ·
+            sending to <span class="mono">${progress.peer}</span>: ${countOf(progress.recordsSent, 'record')} ·
             ${formatBytes(progress.bytesSent)} <span class="muted">(one-way, phase ${progress.phase})</span>
           </li>`,
         )}
@@ -117,7 +118,7 @@ export class HealProgressView extends LitElement {
       <div data-testid="heal-active">
         <div class="line">
           <span class="big" data-testid="heal-records">
-            ${formatCount(progress.recordsReceived)}${expected === undefined ? '' : ` / ${formatCount(expected)}`} records received
+            ${expected === undefined ? countOf(progress.recordsReceived, 'record') : `${formatCount(progress.recordsReceived)} / ${countOf(expected, 'record')}`} received
           </span>
           ${fraction === undefined ? nothing : html`<span class="muted">${formatPercent(fraction)}</span>`}
           <span class="muted">from <span class="mono">${progress.peer}</span> · step: ${progress.phase}</span>
@@ -128,7 +129,7 @@ export class HealProgressView extends LitElement {
         </div>
         <dl class="figures">
           <dt>received</dt><dd>${formatBytes(progress.bytesReceived)}</dd>
-          <dt>sent</dt><dd>${formatBytes(progress.bytesSent)} · ${formatCount(progress.recordsSent)} records</dd>
+          <dt>sent</dt><dd>${formatBytes(progress.bytesSent)} · ${countOf(progress.recordsSent, 'record')}</dd>
         </dl>
       </div>
     `;
@@ -140,19 +141,19 @@ export class HealProgressView extends LitElement {
       <div data-testid="heal-last">
         <div class="line">
           <span class="muted">Last heal</span>
-          <span class="badge ${OUTCOME_TONE[report.outcome]}" data-testid="heal-outcome">${report.outcome === 'aborted' ? 'interrupted' : report.outcome}</span>
+          <span class="badge ${OUTCOME_TONE[report.outcome]}" data-testid="heal-outcome">${report.outcome === 'aborted' ? 'interrupted' : report.outcome === 'diverged' ? 'unfinished' : report.outcome}</span>
           <span class="muted">with <span class="mono">${report.peer}</span> as ${report.role}, ${timeAgo(report.finishedAt)}, took ${formatDuration(report.finishedAt - report.startedAt)}</span>
         </div>
         <dl class="figures">
-          <dt>received</dt><dd>${formatCount(report.recordsReceived)} records · ${formatBytes(report.bytesReceived)}</dd>
-          <dt>sent</dt><dd>${formatCount(report.recordsSent)} records · ${formatBytes(report.bytesSent)}</dd>
+          <dt>received</dt><dd>${countOf(report.recordsReceived, 'record')} · ${formatBytes(report.bytesReceived)}</dd>
+          <dt>sent</dt><dd>${countOf(report.recordsSent, 'record')} · ${formatBytes(report.bytesSent)}</dd>
         </dl>
         ${sides.length === 0
           ? nothing
           : html`<ul>
               ${sides.slice(0, MAX_SIDES_SHOWN).map(
                 (side) => html`<li>
-                  ${formatCount(side.versions)} versions by <span class="mono">${side.writer}</span> in generation ${side.generation}${side.partial
+                  ${countOf(side.versions, 'version')} by <span class="mono">${side.writer}</span> in generation ${side.generation}${side.partial
                     ? html` <span class="badge warn" title="The writer saw only part of the cluster then">partitioned</span>`
                     : nothing}
                 </li>`,

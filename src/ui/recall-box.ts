@@ -316,6 +316,9 @@ export class RecallBox extends LitElement {
       this.error = undefined;
     } catch (error) {
       if (seq !== this.requestSeq) return;
+      // The last answer is not kept on screen: after a refusal (a vanished database) it would
+      // show memories as if nothing had happened.
+      this.result = undefined;
       this.error = errorMessage(error);
     }
   }

@@ -6,7 +6,7 @@
  * heal, unreachable peers) read as information, not as failures.
  */
 import type { Member, NodeId, Visibility } from '../core/types.js';
-import type { HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
+import type { BackgroundProblem, HealStatus, LinkInfo, SignalingStatus, StorageStatus } from './engram-handle.js';
 import { formatBytes, formatCount, formatFactor } from './format.js';
 
 export type StatusTone = 'good' | 'info' | 'warn' | 'bad';
@@ -27,6 +27,8 @@ export interface StatusInput {
   readonly visibility: Visibility;
   readonly heal: HealStatus;
   readonly storage?: StorageStatus | undefined;
+  /** Background failures nobody awaited (EngramHandle.problems). */
+  readonly problems?: readonly BackgroundProblem[] | undefined;
   readonly secureContext?: boolean | undefined;
 }
 
@@ -84,6 +86,25 @@ function peerWord(count: number): string {
   return count === 1 ? '1 peer' : `${formatCount(count)} peers`;
 }
 
+/** A tab alone in its room although peers tried to link, because every one failed authentication. */
+export interface Isolation {
+  /** How many peers were refused. */
+  readonly refusedPeers: number;
+  /** 'wrong-secret' when any of them holds another room secret; else the handshake failed otherwise. */
+  readonly reason: 'wrong-secret' | 'auth-failed';
+}
+
+/**
+ * Whether this tab sees only itself because authentication failed with every peer it tried: then
+ * a 1 / 1 view is not "everything visible", and the gauge must not read as healthy.
+ */
+export function isolation(visibility: Visibility, links: readonly LinkInfo[]): Isolation | undefined {
+  if (visibility.total > 1 || links.some((link) => link.state === 'open')) return undefined;
+  const problems = links.map(linkProblem).filter((problem) => problem === 'wrong-secret' || problem === 'auth-failed');
+  if (problems.length === 0) return undefined;
+  return { refusedPeers: problems.length, reason: problems.includes('wrong-secret') ? 'wrong-secret' : 'auth-failed' };
+}
+
 function linkLines(input: StatusInput): StatusLine[] {
   const byProblem = new Map<LinkProblem, NodeId[]>();
   for (const link of input.links) {
@@ -116,21 +137,63 @@ function linkLines(input: StatusInput): StatusLine[] {
   return lines;
 }
 
+/** "(12.0 MiB of 20.0 MiB used)", when the browser gave both figures. */
+function usageOf(storage: StorageStatus): string {
+  return storage.usageBytes !== undefined && storage.quotaBytes !== undefined ? ` (${formatBytes(storage.usageBytes)} of ${formatBytes(storage.quotaBytes)} used)` : '';
+}
+
 function storageLine(storage: StorageStatus): StatusLine | undefined {
-  const usage = storage.usageBytes !== undefined && storage.quotaBytes !== undefined ? ` (${formatBytes(storage.usageBytes)} of ${formatBytes(storage.quotaBytes)} used)` : '';
-  const detail = storage.message ? ` ${storage.message}` : '';
+  const usage = usageOf(storage);
   switch (storage.state) {
     case 'full':
-      return { key: 'storage-full', tone: 'bad', text: `Storage on this device is full${usage}: new memories cannot be saved. Free space in the browser or forget memories.${detail}` };
+      return {
+        key: 'storage-full',
+        tone: 'bad',
+        text: `The browser’s storage for this site is full${usage}: new memories are not saved. Everything stored can still be read and forgotten; forget memories you no longer need, or free space for this site in the browser’s settings.`,
+      };
     case 'lost':
-      return { key: 'storage-lost', tone: 'bad', text: `The browser deleted this tab’s stored memories; what peers still hold comes back when they heal with it.${detail}` };
+      return {
+        key: 'storage-lost',
+        tone: 'bad',
+        text: `${storage.message ?? 'This tab’s database is gone: nothing is saved any more.'} Recall is refused rather than answered from what this tab still holds in memory; peers still hold what they had, and a reload brings it back.`,
+      };
     case 'failed':
-      return { key: 'storage-failed', tone: 'bad', text: `Saving to this device failed, so writes may not survive a reload.${detail}` };
+      return { key: 'storage-failed', tone: 'bad', text: `Saving to this device failed, so recent writes may not survive a reload.${storage.message ? ` ${storage.message}` : ''}` };
     case 'ok':
-      return storage.persisted === false
-        ? { key: 'storage-evictable', tone: 'info', text: `Memories are saved on this device${usage}, but the browser may evict them when space runs low (storage is not persisted).` }
-        : undefined;
+      if (storage.persisted === false) {
+        return {
+          key: 'storage-evictable',
+          tone: 'info',
+          text: `Memories are saved on this device${usage}, but the browser did not grant persistent storage, so it may evict them when the disk runs low.`,
+        };
+      }
+      if (storage.persisted === true) {
+        return { key: 'storage-persisted', tone: 'good', text: `Memories are saved on this device${usage}, and the browser granted persistent storage: it will not evict them.` };
+      }
+      return usage ? { key: 'storage-ok', tone: 'good', text: `Memories are saved on this device${usage}.` } : undefined;
   }
+}
+
+const PROBLEM_SOURCES: Readonly<Record<BackgroundProblem['source'], string>> = {
+  storage: 'Background storage work failed',
+  'peer-message': 'A message from a peer could not be read',
+  'replica-fold': 'Merging a replica a closed tab left failed',
+  node: 'Background work of the node failed',
+};
+
+/** One line per background problem, newest first, at most this many (the rest are counted). */
+const PROBLEM_LINES = 3;
+
+function problemLines(problems: readonly BackgroundProblem[]): StatusLine[] {
+  const newest = [...problems].reverse();
+  const lines = newest.slice(0, PROBLEM_LINES).map((problem, index): StatusLine => {
+    const from = problem.peer ? ` (peer ${problem.peer})` : '';
+    const times = problem.count > 1 ? `, ${formatCount(problem.count)} times` : '';
+    return { key: `problem-${problem.source}-${index}`, tone: problem.source === 'peer-message' ? 'warn' : 'bad', text: `${PROBLEM_SOURCES[problem.source]}${from}${times}: ${problem.message}` };
+  });
+  const more = newest.length - PROBLEM_LINES;
+  if (more > 0) lines.push({ key: 'problem-more', tone: 'warn', text: `${more === 1 ? '1 other background problem' : `${formatCount(more)} other background problems`} happened before these.` });
+  return lines;
 }
 
 function visibilityLine(input: StatusInput, peersRefused: boolean): StatusLine | undefined {
@@ -160,7 +223,8 @@ function healLine(heal: HealStatus): StatusLine | undefined {
     return { key: 'heal-interrupted', tone: 'info', text: 'The last catch-up with a peer was interrupted (it went out of reach); it starts again when they meet.' };
   }
   if (last?.outcome === 'diverged') {
-    return { key: 'heal-diverged', tone: 'warn', text: 'The last catch-up ended with the replicas still different; the next one continues it.' };
+    // Normal while writes continue during a heal (issue 14: an ordinary partition's outcomes are not failures).
+    return { key: 'heal-diverged', tone: 'info', text: 'The last catch-up ended before the replicas matched (writes kept arriving meanwhile); the next one continues it.' };
   }
   return undefined;
 }
@@ -179,6 +243,7 @@ export function describeStatus(input: StatusInput): StatusLine[] {
   const storage = input.storage ? storageLine(input.storage) : undefined;
   lines.push(...links);
   if (storage) lines.push(storage);
+  lines.push(...problemLines(input.problems ?? []));
   lines.push(signalingLine(input));
   const visibility = visibilityLine(input, links.some((line) => line.key === 'peers-wrong-secret' || line.key === 'peers-auth-failed'));
   if (visibility) lines.push(visibility);

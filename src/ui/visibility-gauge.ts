@@ -6,7 +6,8 @@ import { LitElement, css, html, nothing } from 'lit';
 import { DEFAULT_CONFIG } from '../core/config.js';
 import type { Visibility } from '../core/types.js';
 import { PARTIAL_VISIBILITY_WARNING } from '../core/visibility.js';
-import { formatFactor, formatPercent } from './format.js';
+import { countOf, formatFactor, formatPercent } from './format.js';
+import type { Isolation } from './status.js';
 import { panel } from './theme.js';
 
 export type Tone = 'good' | 'warn' | 'bad';
@@ -22,13 +23,19 @@ export function visibilityTone(ratio: number): Tone {
 const ARC_PATH = 'M 12 78 A 63 63 0 0 1 138 78';
 
 export class VisibilityGauge extends LitElement {
-  static override properties = { visibility: { attribute: false } };
+  static override properties = { visibility: { attribute: false }, isolated: { attribute: false } };
 
   declare visibility: Visibility | undefined;
+  /**
+   * Set when this tab is alone because every peer failed authentication: its 1 / 1 view is then
+   * not "everything visible" (issue 14: such a tab showed a green 100%), so the gauge says alone, in red.
+   */
+  declare isolated: Isolation | undefined;
 
   constructor() {
     super();
     this.visibility = undefined;
+    this.isolated = undefined;
   }
 
   static override styles = [
@@ -76,16 +83,18 @@ export class VisibilityGauge extends LitElement {
   override render() {
     const visibility = this.visibility;
     if (!visibility) return html`<div class="panel"><h2>Visibility</h2><p class="empty">Waiting for the node…</p></div>`;
-    const tone = visibilityTone(visibility.ratio);
+    const isolated = this.isolated;
+    const tone = isolated ? 'bad' : visibilityTone(visibility.ratio);
     const showsWarning = visibility.ratio < 1;
+    const refused = isolated ? countOf(isolated.refusedPeers, 'peer') : '';
     return html`
       <section class="panel" data-tone=${tone} aria-labelledby="visibility-title">
         <h2 id="visibility-title">Visibility</h2>
         <div class="body">
-          <svg width="136" height="80" viewBox="0 0 150 88" role="img" aria-label="visibility ${formatPercent(visibility.ratio)}">
+          <svg width="136" height="80" viewBox="0 0 150 88" role="img" aria-label=${isolated ? `visibility: alone, ${refused} refused` : `visibility ${formatPercent(visibility.ratio)}`}>
             <path class="track" d=${ARC_PATH} />
-            <path class="fill" d=${ARC_PATH} pathLength="100" stroke-dasharray="${Math.max(0.001, visibility.ratio * 100)} 100" />
-            <text x="75" y="72" text-anchor="middle" data-testid="visibility-ratio">${formatPercent(visibility.ratio)}</text>
+            <path class="fill" d=${ARC_PATH} pathLength="100" stroke-dasharray="${isolated ? 0.001 : Math.max(0.001, visibility.ratio * 100)} 100" />
+            <text x="75" y="72" text-anchor="middle" data-testid="visibility-ratio">${isolated ? 'alone' : formatPercent(visibility.ratio)}</text>
           </svg>
           <dl class="figures">
             <dt>Visible</dt>
@@ -94,6 +103,7 @@ export class VisibilityGauge extends LitElement {
               ? html`<dt title="Tabs that said they were being frozen: not failed, they heal what they missed when they wake">Sleeping</dt>
                   <dd data-testid="visibility-sleeping">${visibility.sleeping}</dd>`
               : nothing}
+            ${isolated ? html`<dt>Refused</dt><dd data-testid="visibility-refused">${refused}</dd>` : nothing}
             <dt>Penalty</dt>
             <dd data-testid="visibility-penalty" title="Multiplier applied to every confidence this node reports">× ${formatFactor(visibility.penalty)}</dd>
             <dt title="Bumped each time this tab's view of the membership changes; every write records it">Generation</dt>
@@ -102,12 +112,16 @@ export class VisibilityGauge extends LitElement {
         </div>
         <div class="explain">
           <p data-testid="visibility-explained">
-            Visibility: this tab can reach ${visibility.visible} of the ${visibility.total} members it knows, so ${visibility.ratio >= 1
-              ? 'it reads every memory the room holds.'
-              : 'memories written only on the others may be missing from what it reads.'}
+            ${isolated
+              ? `Visibility: this tab is alone, because ${refused} in this room ${isolated.refusedPeers === 1 ? 'was' : 'were'} refused (${isolated.reason === 'wrong-secret' ? 'a different room secret' : 'failed authentication'}): it reads only its own memories, not what the room holds.`
+              : `Visibility: this tab can reach ${visibility.visible} of the ${visibility.total} members it knows, so ${visibility.ratio >= 1
+                  ? 'it reads every memory the room holds.'
+                  : 'memories written only on the others may be missing from what it reads.'}`}
           </p>
           <p data-testid="penalty-explained">
-            Penalty: every confidence this tab reports is multiplied by ${formatFactor(visibility.penalty)}${visibility.penalty >= 1
+            Penalty: every confidence this tab reports is multiplied by ${formatFactor(visibility.penalty)}${isolated
+              ? ': the refused peers never became members, so it cannot count what they hold.'
+              : visibility.penalty >= 1
               ? ', which changes nothing while all members are visible.'
               : ', so an answer it cannot fully vouch for reads as less certain.'}
           </p>

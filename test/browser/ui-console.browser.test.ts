@@ -124,4 +124,14 @@ describe('engram-app on a fake handle', () => {
     expect(status.querySelector('[data-status="storage-full"]')!.textContent).toContain('50.0 MiB of 50.0 MiB');
     app.remove();
   });
+
+  it('a background failure announced by the handle appears in the status area, with its count', async () => {
+    const { app, handle } = await mount();
+    const status = part(app, 'engram-status-area');
+    handle.addProblem({ source: 'replica-fold', message: 'Could not fold the idle replica n-old into this tab: it is held open', count: 2, lastAt: 0 });
+    const line = await until(() => status.querySelector('[data-status="problem-replica-fold-0"]'));
+    expect(line.textContent).toContain('Merging a replica a closed tab left failed, 2 times: Could not fold the idle replica n-old into this tab: it is held open');
+    app.remove();
+  });
 });
+
