@@ -12,7 +12,9 @@ export const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 
 /**
  * Host ICE candidates as real addresses: Firefox hides them behind mDNS names by default, which
- * nobody here resolves (Chromium's `--disable-features=WebRtcHideLocalIpsWithMdns`).
+ * nobody here resolves (Chromium's `--disable-features=WebRtcHideLocalIpsWithMdns`). A link to a
+ * Chromium tab forms even without it (checked: the Chromium side's real candidates suffice), but
+ * two Firefox tabs would each offer only names.
  */
 export const FIREFOX_PREFS: Record<string, unknown> = { 'media.peerconnection.ice.obfuscate_host_addresses': false };
 
