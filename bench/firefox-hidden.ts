@@ -10,9 +10,9 @@
  *
  * For each state: write→arrival latency of writes made in the Firefox tab (from just before
  * `remember` in Firefox to the remote 'write' event in each Chromium tab, both on the machine's
- * wall clock), p50/p95 per arrival and per write at its last receiver; and a soft-partition heal
- * of 2,000 records written on the Chromium side, timed from `faults.heal()` to equal Merkle roots
- * and all 2,000 recalled in Firefox. Writes docs/firefox-hidden.json.
+ * wall clock), p50/p95 per arrival and per write at its last receiver; and soft-partition heals
+ * of 2,000 records, written on the Chromium side and then in Firefox, timed from `faults.heal()`
+ * to equal Merkle roots and all 2,000 recalled on the other side. Writes docs/firefox-hidden.json.
  */
 import { writeFileSync } from 'node:fs';
 import { chromium } from '@playwright/test';
@@ -102,23 +102,39 @@ async function measureLatency(writer: Tab, receivers: readonly Tab[], label: str
   return { perArrival: latency(perArrival), toEveryTab: latency(perWrite) };
 }
 
-async function measureHeal(firefox: FirefoxTab, chromiumTabs: readonly Tab[], tag: string) {
+/**
+ * A soft partition Firefox | Chromium with HEAL_RECORDS written on one side (`from`), healed:
+ * the time from `faults.heal()` to equal Merkle roots and all of them recalled on the other side.
+ */
+async function measureHeal(firefox: FirefoxTab, chromiumTabs: readonly Tab[], tag: string, from: 'chromium' | 'firefox') {
   const tabs = [firefox, ...chromiumTabs];
+  const writer = from === 'chromium' ? chromiumTabs[0]! : firefox;
+  const receiver = from === 'chromium' ? firefox : chromiumTabs[1]!;
   await splitSoft([firefox], chromiumTabs);
   await waitForVisible(firefox, 1, 3, 120_000);
   for (const tab of chromiumTabs) await waitForVisible(tab, 2, 3, 120_000);
-  await writeMany(chromiumTabs[0]!, HEAL_RECORDS, tag);
-  await waitForEqualRoots(chromiumTabs);
-  if ((await recalledWithTag(firefox, tag)) !== 0) throw new Error('the soft partition leaked records into Firefox');
+  const writeStarted = Date.now();
+  await writeMany(writer, HEAL_RECORDS, tag);
+  const writeMs = Date.now() - writeStarted;
+  if (from === 'chromium') await waitForEqualRoots(chromiumTabs);
+  if ((await recalledWithTag(receiver, tag)) !== 0) throw new Error(`the soft partition leaked records into ${receiver.label}`);
   const started = Date.now();
   await healSoft(tabs);
   await waitForEqualRoots(tabs, 120_000, 20);
   const rootsEqualMs = Date.now() - started;
-  await waitUntil(firefox, `${HEAL_RECORDS} records recalled`, async ([label, count]) => (await window.engram!.recall({ tags: [label], limit: 0 })).matched === count, [tag, HEAL_RECORDS] as const, 120_000, 20);
+  await waitUntil(receiver, `${HEAL_RECORDS} records recalled`, async ([label, count]) => (await window.engram!.recall({ tags: [label], limit: 0 })).matched === count, [tag, HEAL_RECORDS] as const, 120_000, 20);
   const healMs = Date.now() - started;
   for (const tab of tabs) await waitForVisible(tab, 3, 3, 120_000);
   const visibleAgainMs = Date.now() - started;
-  return { records: HEAL_RECORDS, healMs, rootsEqualMs, visibleAgainMs };
+  return { records: HEAL_RECORDS, writtenIn: writer.label, writeMs, healMs, rootsEqualMs, visibleAgainMs };
+}
+
+async function measureHeals(firefox: FirefoxTab, chromiumTabs: readonly Tab[], state: string) {
+  const intoFirefox = await measureHeal(firefox, chromiumTabs, `${state}-into-firefox`, 'chromium');
+  log(`${state}: heal of ${HEAL_RECORDS} records Chromium → Firefox ${intoFirefox.healMs} ms`);
+  const fromFirefox = await measureHeal(firefox, chromiumTabs, `${state}-from-firefox`, 'firefox');
+  log(`${state}: heal of ${HEAL_RECORDS} records Firefox → Chromium ${fromFirefox.healMs} ms (the ${HEAL_RECORDS} writes in Firefox took ${fromFirefox.writeMs} ms)`);
+  return { intoFirefox, fromFirefox };
 }
 
 async function main(): Promise<void> {
@@ -139,8 +155,7 @@ async function main(): Promise<void> {
     log(`Firefox tab visible; ${TIMER_CHAIN} chained setTimeout(0): ${visibleState.timerChainMs} ms`);
     const visibleLatency = await measureLatency(firefox, chromiumTabs, 'visible');
     log(`visible: write→arrival p50 ${visibleLatency.perArrival.p50Ms} ms, p95 ${visibleLatency.perArrival.p95Ms} ms`);
-    const visibleHeal = await measureHeal(firefox, chromiumTabs, 'visible-cut');
-    log(`visible: heal of ${HEAL_RECORDS} records ${visibleHeal.healMs} ms`);
+    const visibleHeal = await measureHeals(firefox, chromiumTabs, 'visible');
 
     // Hidden as a person hides it: another tab in the same window, in front.
     const cover = await firefoxBrowser.newPage();
@@ -152,8 +167,7 @@ async function main(): Promise<void> {
     log(`Firefox tab hidden; ${TIMER_CHAIN} chained setTimeout(0): ${hiddenState.timerChainMs} ms`);
     const hiddenLatency = await measureLatency(firefox, chromiumTabs, 'hidden');
     log(`hidden: write→arrival p50 ${hiddenLatency.perArrival.p50Ms} ms, p95 ${hiddenLatency.perArrival.p95Ms} ms`);
-    const hiddenHeal = await measureHeal(firefox, chromiumTabs, 'hidden-cut');
-    log(`hidden: heal of ${HEAL_RECORDS} records ${hiddenHeal.healMs} ms`);
+    const hiddenHeal = await measureHeals(firefox, chromiumTabs, 'hidden');
     const stillHidden = await firefox.evaluate(() => document.visibilityState, undefined);
     if (stillHidden !== 'hidden') throw new Error(`the Firefox tab became ${stillHidden} during the measurement`);
 
