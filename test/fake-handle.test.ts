@@ -32,7 +32,7 @@ function conflicted(): MemoryRecord {
 }
 
 function handle(records: readonly MemoryRecord[]): FakeEngramHandle {
-  return new FakeEngramHandle({ id: 'self-node-0', room: 'r', generation: 2, members: [{ id: 'self-node-0', state: 'alive', incarnation: 0, lastHeardAt: undefined, stateChangedAt: EPOCH_MS }], records, now: () => EPOCH_MS });
+  return new FakeEngramHandle({ id: 'self-node-0', room: 'r', generation: 2, members: [{ id: 'self-node-0', state: 'alive', incarnation: 0, lastHeardAt: undefined, stateChangedAt: EPOCH_MS }], records, now: () => EPOCH_MS, wallNow: () => EPOCH_MS });
 }
 
 describe('the UI preview writes as the node does', () => {
