@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { shownVersion } from '../src/core/merge.js';
 import { recall } from '../src/core/recall.js';
-import type { MemoryRecord, Visibility } from '../src/core/types.js';
+import { RecallIndex } from '../src/core/recall-index.js';
+import type { MemoryRecord, Version, Visibility } from '../src/core/types.js';
 import { compareDots } from '../src/core/vector-clock.js';
 import { adjustConfidence } from '../src/core/visibility.js';
 
@@ -104,5 +105,84 @@ describe('recall', () => {
     const at = Date.UTC(2026, 11, 2);
     const result = recall([memory('a', at, { node: 'x', counter: 1 }), memory('b', at, { node: 'y', counter: 1 })], {}, visibility, () => false);
     expect(result.results.map((item) => item.id)).toEqual(['b', 'a']);
+  });
+});
+
+describe('the recall index', () => {
+  // Words that contain one another ("to" in "tomato" in "tomatoes"), tags that differ only in
+  // case, and numbered tokens so one query word ("n1") lies inside more tokens than the index looks
+  // up posting by posting.
+  const word = fc.oneof(fc.constantFrom('tomato', 'tomatoes', 'to', 'Berlin', 'trip', 'mat', 'o'), fc.integer({ min: 0, max: 40 }).map((n) => `n${n}`));
+  // Mostly short texts (so a rewrite often keeps the text and changes only the tags), some long
+  // ones full of numbered tokens.
+  const content = fc.oneof(fc.array(word, { maxLength: 2 }), fc.array(word, { maxLength: 2 }), fc.array(word, { minLength: 16, maxLength: 30 })).chain((words) => fc.constantFrom(words.join(' '), words.join('  '), `\t${words.join('\n')} `));
+  const version = fc.record({
+    content,
+    tags: fc.subarray(['garden', 'Garden', 'travel', 'food', 'n1']),
+    confidence: fc.constantFrom(0, 0.3, 0.5, 1, 1.5),
+    writtenAt: fc.constantFrom(5, 1.7e12, 1.7e12 + 1),
+    writer: fc.constantFrom('a', 'b', 'c'),
+    counter: fc.integer({ min: 1, max: 4 }),
+    deleted: fc.boolean(),
+  });
+  const toVersion = (v: typeof version extends fc.Arbitrary<infer T> ? T : never): Version => ({
+    dot: { node: v.writer, counter: v.counter }, context: {}, content: v.content, tags: v.tags, confidence: v.confidence, deleted: v.deleted, createdAt: 0, writtenAt: v.writtenAt, author: v.writer, generation: 0,
+  });
+  // An update replaces a record (a local write or forget: one version, maybe a tombstone), merges
+  // in a concurrent sibling (a peer's write: the shown version may or may not change), or drops it.
+  const update = fc.record({
+    id: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'),
+    kind: fc.constantFrom('write', 'write', 'merge', 'forget', 'drop'),
+    version,
+  });
+  const query = fc.record({
+    text: fc.constantFrom('', 'to', 'TOMATO', 'tomatoes', 'mat o', 'n1', 'n', 'berlin trip', 'garden', 'o  to', 'n1 n', 'to n', 'absent'),
+    tags: fc.subarray(['garden', 'GARDEN', 'food', 'n1', 'absent'], { maxLength: 2 }),
+    limit: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constant(100)),
+  });
+
+  it('returns exactly what the scan returns (results, order, matched) over random writes, forgets, merges with siblings and queries', () => {
+    fc.assert(
+      fc.property(fc.array(update, { maxLength: 60 }), fc.array(query, { minLength: 1, maxLength: 6 }), (updates, queries) => {
+        const store = new Map<string, MemoryRecord>();
+        const index = new RecallIndex();
+        const inConflict = (record: MemoryRecord) => record.siblings.length > 1;
+        updates.forEach((change, step) => {
+          const current = store.get(change.id);
+          const incoming = { ...toVersion(change.version), dot: { node: change.version.writer, counter: step + 1 } };
+          if (change.kind === 'drop') {
+            store.delete(change.id);
+            index.delete(change.id);
+            return;
+          }
+          const siblings = change.kind === 'merge' && current ? [...current.siblings.slice(-2), incoming] : [change.kind === 'forget' ? { ...incoming, deleted: true } : incoming];
+          const record: MemoryRecord = { id: change.id, siblings };
+          store.set(change.id, record);
+          index.set(record);
+          for (const q of queries) expect(index.recall(q, visibility, inConflict)).toEqual(recall(store.values(), q, visibility, inConflict));
+        });
+        expect(index.size).toBe([...store.values()].filter((record) => !shownVersion(record).deleted).length);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('finds a word inside a longer token and in a tag, ignoring case, and only live memories', () => {
+    const index = new RecallIndex();
+    const at = (id: string, content: string, tags: string[], deleted = false): MemoryRecord => ({
+      id,
+      siblings: [{ dot: { node: 'w', counter: 1 }, context: {}, content, tags, confidence: 1, deleted, createdAt: 0, writtenAt: id.charCodeAt(0), author: 'w', generation: 0 }],
+    });
+    index.set(at('a', 'Buy TOMATOES', ['garden']));
+    index.set(at('b', 'berlin trip', ['Travel']));
+    index.set(at('c', 'tomato sauce', []));
+    expect(index.recall({ text: 'tomato' }, visibility, () => false)).toMatchObject({ matched: 2, results: [{ id: 'c' }, { id: 'a' }] });
+    expect(index.recall({ text: 'travel' }, visibility, () => false)).toMatchObject({ matched: 1, results: [{ id: 'b' }] });
+    expect(index.recall({ tags: ['TRAVEL'], text: 'trip' }, visibility, () => false)).toMatchObject({ matched: 1, results: [{ id: 'b' }] });
+    index.set(at('c', 'tomato sauce', [], true));
+    expect(index.recall({ text: 'tomato' }, visibility, () => false)).toMatchObject({ matched: 1, results: [{ id: 'a' }] });
+    index.set(at('a', 'buy peppers', ['garden']));
+    expect(index.recall({ text: 'tomato' }, visibility, () => false)).toMatchObject({ matched: 0, results: [] });
+    expect(index.recall({ text: 'pepper', tags: ['garden'] }, visibility, () => false)).toMatchObject({ matched: 1, results: [{ id: 'a' }] });
   });
 });

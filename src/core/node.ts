@@ -16,7 +16,8 @@ import { LIMITS, validateId } from './limits.js';
 import { forgottenContent, localVersion, rememberedContent, resolvedContent, type Resolution, type VersionContent } from './local-write.js';
 import { GenerationTracker } from './generation.js';
 import { GroupCommit, type GroupCommitStats, type Stage } from './group-commit.js';
-import { recall, type RecallQuery, type RecallResult } from './recall.js';
+import type { RecallQuery, RecallResult } from './recall.js';
+import { RecallIndex } from './recall-index.js';
 import { Healer, type HealProgress, type HealReport } from './heal.js';
 import { HybridClock } from './hlc.js';
 import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, type Conflict } from './merge.js';
@@ -89,6 +90,8 @@ export class EngramNode {
   private readonly hlc: HybridClock;
 
   private readonly records = new Map<MemoryId, MemoryRecord>();
+  /** Answers recall without a scan; kept in step with `records` by install(). */
+  private readonly recallIndex = new RecallIndex();
   private readonly tree: MerkleTree;
   private readonly links = new Map<NodeId, PeerClockCodec>();
   private readonly listeners = new Map<keyof EngramEvents, Set<Listener<never>>>();
@@ -360,7 +363,7 @@ export class EngramNode {
 
   /** Live memories matching the query, each with its original and visibility-adjusted confidence. */
   recall(query: RecallQuery = {}): RecallResult {
-    return recall(this.records.values(), query, this.visibility(), (record) => this.conflictIds.has(record.id));
+    return this.recallIndex.recall(query, this.visibility(), (record) => this.conflictIds.has(record.id));
   }
 
   members(): Member[] {
@@ -546,6 +549,7 @@ export class EngramNode {
   /** Puts a committed record into memory, the Merkle tree, the node clock and the conflict queue. */
   private install(record: MemoryRecord): void {
     this.records.set(record.id, record);
+    this.recallIndex.set(record);
     this.tree.set(record.id, recordDigest(record));
     for (const sibling of record.siblings) {
       this.hlc.observe(sibling.writtenAt);

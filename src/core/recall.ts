@@ -44,23 +44,19 @@ export interface RecallResult {
   readonly warning?: string;
 }
 
-/** Matches, best first: adjusted confidence, then most recent (hybrid timestamp, then dot), then id (a total order, so replicas agree). */
+/**
+ * Matches, best first: adjusted confidence, then most recent (hybrid timestamp, then dot), then id
+ * (a total order, so replicas agree). This is the scan: it reads every record. The node answers
+ * from recall-index.ts instead, which must return exactly what this returns (test/recall.test.ts).
+ */
 export function recall(
   records: Iterable<MemoryRecord>,
   query: RecallQuery,
   visibility: Visibility,
   inConflict: (record: MemoryRecord) => boolean,
 ): RecallResult {
-  const words = (query.text ?? '').toLowerCase().split(/\s+/).filter((word) => word.length > 0);
-  const wantedTags = (query.tags ?? []).map((tag) => tag.toLowerCase());
-  const limit = Math.max(0, query.limit ?? 20);
-  // For the usual small limit only the best `limit` are kept, in order, as they are found: a UI
-  // refreshing its list during a 10K-record heal then pays O(n · limit) cheap comparisons per
-  // refresh instead of a sort of every memory. A large limit collects and sorts once.
-  const topK = limit <= TOP_K_MAX;
-  const best: Ranked[] = [];
-  const penalty = (confidence: number) => adjustConfidence(confidence, visibility);
-  let matched = 0;
+  const { words, wantedTags, limit } = parseQuery(query);
+  const ranking = new Ranking(limit, visibility, inConflict);
   for (const record of records) {
     const shown = shownVersion(record);
     if (shown.deleted) continue;
@@ -70,11 +66,63 @@ export function recall(
       const haystack = `${shown.content.toLowerCase()} ${tags.join(' ')}`;
       if (!words.every((word) => haystack.includes(word))) continue;
     }
-    matched++;
-    if (limit === 0) continue;
-    const adjustedConfidence = penalty(shown.confidence);
+    ranking.offer(record, shown);
+  }
+  return ranking.result();
+}
+
+/** A query as recall reads it: lower-cased words and tags, and the limit with its default. */
+export interface ParsedQuery {
+  readonly words: readonly string[];
+  readonly wantedTags: readonly string[];
+  readonly limit: number;
+}
+
+export function parseQuery(query: RecallQuery): ParsedQuery {
+  return {
+    words: (query.text ?? '').toLowerCase().split(/\s+/).filter((word) => word.length > 0),
+    wantedTags: (query.tags ?? []).map((tag) => tag.toLowerCase()),
+    limit: Math.max(0, query.limit ?? 20),
+  };
+}
+
+/**
+ * Collects matches in rank order and counts them: the one ranking both the scan and the index
+ * use, so they cannot disagree on order. For the usual small limit only the best `limit` are
+ * kept, in order, as they are found: a UI refreshing its list during a 10K-record heal then pays
+ * O(n · limit) cheap comparisons per refresh instead of a sort of every memory. A large limit
+ * collects and sorts once.
+ */
+export class Ranking {
+  private readonly topK: boolean;
+  private readonly best: Ranked[] = [];
+  private matched = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly visibility: Visibility,
+    private readonly inConflict: (record: MemoryRecord) => boolean,
+  ) {
+    this.topK = limit <= TOP_K_MAX;
+  }
+
+  /** Counts a match without ranking it: true when it could not enter the results (its adjusted confidence is below the worst kept). */
+  countIfOutranked(confidence: number): boolean {
+    if (this.limit > 0 && !(this.topK && this.best.length === this.limit)) return false;
+    const worst = this.best[this.best.length - 1];
+    if (this.limit > 0 && worst !== undefined && adjustConfidence(confidence, this.visibility) >= worst.item.adjustedConfidence) return false;
+    this.matched++;
+    return true;
+  }
+
+  /** A live record that matches the query, with the version it shows. */
+  offer(record: MemoryRecord, shown: Version): void {
+    this.matched++;
+    const { limit, best } = this;
+    if (limit === 0) return;
+    const adjustedConfidence = adjustConfidence(shown.confidence, this.visibility);
     const worst = best[best.length - 1];
-    if (topK && best.length === limit && worst !== undefined && !ranksBefore(adjustedConfidence, shown, record.id, worst)) continue;
+    if (this.topK && best.length === limit && worst !== undefined && !ranksBefore(adjustedConfidence, shown, record.id, worst)) return;
     const item: RecallItem = {
       id: record.id,
       content: shown.content,
@@ -86,22 +134,26 @@ export function recall(
       writtenAt: wallClockMs(shown.writtenAt) ?? null,
       dot: shown.dot,
       siblings: record.siblings.length,
-      conflict: inConflict(record),
+      conflict: this.inConflict(record),
     };
     const ranked: Ranked = { item, version: shown };
-    if (!topK) {
+    if (!this.topK) {
       best.push(ranked);
-      continue;
+      return;
     }
     let at = best.length;
     while (at > 0 && ranksBefore(adjustedConfidence, shown, record.id, best[at - 1] as Ranked)) at--;
     best.splice(at, 0, ranked);
     if (best.length > limit) best.pop();
   }
-  if (!topK) best.sort((a, b) => (ranksBefore(a.item.adjustedConfidence, a.version, a.item.id, b) ? -1 : 1));
-  const results = (topK ? best : best.slice(0, limit)).map((ranked) => ranked.item);
-  const warning = visibilityWarning(visibility);
-  return warning ? { results, matched, visibility, warning } : { results, matched, visibility };
+
+  result(): RecallResult {
+    const { best, limit, matched, visibility } = this;
+    if (!this.topK) best.sort((a, b) => (ranksBefore(a.item.adjustedConfidence, a.version, a.item.id, b) ? -1 : 1));
+    const results = (this.topK ? best : best.slice(0, limit)).map((ranked) => ranked.item);
+    const warning = visibilityWarning(visibility);
+    return warning ? { results, matched, visibility, warning } : { results, matched, visibility };
+  }
 }
 
 /** Limits up to this keep a sorted top list while scanning; larger ones sort all matches once. */
