@@ -531,6 +531,18 @@ describe('replicas outlive tabs', () => {
     expect(tab.origin).toBe('new');
   });
 
+  it('a reload whose database is gone runs as a new id, never as the old one at dot 0 (its peers still hold the old versions)', async () => {
+    const browser = new Browser();
+    const session = new FakeSession();
+    const before = await browser.openReplicaTab(session);
+    before.release();
+    browser.databases?.delete(before.databaseName);
+    const after = await browser.openReplicaTab(session);
+    expect(after.nodeId).not.toBe(before.nodeId);
+    expect(after.origin).toBe('new');
+    expect(session.getItem(SESSION_KEY)).toBe(after.nodeId);
+  });
+
   it('a database left on disk before the registry existed is found and adopted', async () => {
     const browser = new Browser();
     browser.databases?.add('engram-garden-olddatabaseofatab2345');

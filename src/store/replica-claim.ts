@@ -126,6 +126,14 @@ export async function claimReplica(
   timings: ReplicaTimings = REPLICA_TIMINGS,
 ): Promise<Replica> {
   const stored = readStoredId(environment.session);
+  // A reload whose database is gone (site data cleared, the browser dropped it) must not run as
+  // the old id: the node would start at dot 0 with an empty store, and its peers still hold its
+  // old versions; the id's history is elsewhere, so this tab starts a new one.
+  if (stored !== undefined && !(await databaseMayExist(environment, room, stored))) {
+    const fresh = newNodeId(environment.getRandomValues);
+    const held = await claimFresh(fresh, environment);
+    if (held) return replica(fresh, 'new', held, environment, room, timings);
+  }
   if (stored !== undefined) {
     const held = await claim(stored, environment, timings);
     if (held) return replica(stored, 'restored', held, environment, room, timings);
@@ -148,6 +156,16 @@ async function idleCandidates(environment: ReplicaEnvironment, room: string, exc
   return entries
     .filter((entry) => entry.nodeId !== exclude && exists(entry.nodeId))
     .sort((a, b) => b.lastUsedAt - a.lastUsedAt || (a.nodeId < b.nodeId ? -1 : 1));
+}
+
+/** False only when the browser lists its databases and `nodeId`'s database of `room` is not among them. */
+async function databaseMayExist(environment: ReplicaEnvironment, room: string, nodeId: NodeId): Promise<boolean> {
+  try {
+    const names = await environment.listDatabases?.();
+    return names === undefined || names.includes(replicaDatabaseName(room, nodeId));
+  } catch {
+    return true; // The listing failed: go by sessionStorage, as before.
+  }
 }
 
 async function registryOnDisk(environment: ReplicaEnvironment, room: string): Promise<ReturnType<typeof reconcile>> {
