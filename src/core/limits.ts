@@ -47,6 +47,13 @@ export const LIMITS = Object.freeze({
    * RangeErrors in 30 s, and the victim dead for everyone for good).
    */
   counter: 2 ** 48,
+  /**
+   * How far past what a replica knows of a node (its highest dot or context entry of that node)
+   * a remote version may claim that node's counter to be (admission.ts). 2^32 writes are more
+   * than any tab makes between two contacts, so honest versions never reach it, while a hostile
+   * member must ratchet 2^16 times to walk a counter up to `counter`.
+   */
+  counterLeap: 2 ** 32,
 });
 
 function invalid(message: string): never {
