@@ -114,4 +114,39 @@ describe('hostile members (issue 10)', () => {
       expect(sim.node(i).stats().decodeErrors).toBe(0);
     }
   });
+
+  it('siblings stay within LIMITS.siblings: a version that would pass it is refused and counted, stays with its writer, and arrives once the conflict is resolved: nothing acknowledged is lost', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const { id, dot: original } = await sim.settle(sim.node(0).remember({ content: 'original' }), 10_000);
+    await sim.run(200);
+    sim.partition([[0, 2], [1]]);
+    // LIMITS.siblings concurrent versions, each over the original, from writers that look honest.
+    const crowd = Array.from({ length: LIMITS.siblings }, (_, k) =>
+      forged({ dot: { node: `writer-${k}`, counter: 1 }, context: { [original.node]: original.counter }, content: `concurrent ${k}` }),
+    );
+    for (const to of [sim.ids[0], sim.ids[2]] as NodeId[]) mallory.send(to, { type: 'replicate', records: [{ id, siblings: crowd }] });
+    await sim.settle(sim.node(1).remember({ id, content: 'far side' }), 10_000);
+    await sim.run(200);
+    expect((await sim.settle(sim.node(0).get(id), 10_000))?.siblings).toHaveLength(LIMITS.siblings);
+    sim.heal();
+    const held = async () => Math.max(...(await Promise.all([0, 1, 2].map(async (i) => (await sim.settle(sim.node(i).get(id), 10_000))?.siblings.length ?? 0))));
+    let most = 0;
+    for (let t = 0; t < 20; t++) {
+      await sim.run(250);
+      most = Math.max(most, await held());
+    }
+    expect(most).toBeLessThanOrEqual(LIMITS.siblings);
+    expect(sim.node(0).stats().refusedVersions).toBeGreaterThanOrEqual(1);
+    // The refused version is still its writer's.
+    expect((await sim.settle(sim.node(1).get(id), 10_000))?.siblings.map((version) => version.content)).toContain('far side');
+    // A local write supersedes every sibling it holds (bounded at write time); then the refused one fits and arrives.
+    await sim.settle(sim.node(0).resolve(id, { content: 'resolved' }), 10_000);
+    await sim.runUntil(() => sim.converged(), 20_000);
+    for (const i of [0, 1, 2]) {
+      const record = await sim.settle(sim.node(i).get(id), 10_000);
+      expect(record?.siblings.map((version) => version.content).sort()).toEqual(['far side', 'resolved']);
+      expect(sim.node(i).stats().decodeErrors).toBe(0);
+    }
+  });
 });

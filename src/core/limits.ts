@@ -29,7 +29,14 @@ export const LIMITS = Object.freeze({
   tags: 64,
   /** One tag, in UTF-8 bytes (the unit the wire reads), after trimming. */
   tagBytes: 128,
-  /** Concurrent siblings of one record; a local write supersedes them all, so honest records stay far below. */
+  /**
+   * Concurrent siblings of one record; a local write supersedes them all, so honest records stay far below.
+   * Policy at the bound (node.ts applyRemote, admission.ts): refuse-and-retry, which loses nothing.
+   * A merge that would pass it is refused (counted, `error` event); the newcomer is still held by
+   * its writer and offered by every heal, and arrives as soon as a resolve (a local write, which
+   * supersedes every sibling) brings the record below the bound. No version is ever dropped to
+   * make room, and no record is held that a decoder could not read.
+   */
   siblings: 64,
   /** Entries of one version's causal context (writers of one memory). */
   contextEntries: 4096,
