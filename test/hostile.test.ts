@@ -149,4 +149,29 @@ describe('hostile members (issue 10)', () => {
       expect(sim.node(i).stats().decodeErrors).toBe(0);
     }
   });
+
+  it('a record refused in the middle of a heal batch is counted, reported as an error event and skipped; the other 1,000 records arrive and the roots become equal', async () => {
+    const sim = await cluster(2);
+    const mallory = attacker(sim);
+    const victim = sim.ids[0] as NodeId;
+    const { dot } = await sim.settle(sim.node(0).remember({ content: 'mine' }), 10_000);
+    await sim.run(200);
+    sim.partition([[0], [1]]);
+    const written = await sim.settle(Promise.all(Array.from({ length: 1_000 }, (_, n) => sim.node(1).remember({ content: `far side ${n}` }))), 60_000);
+    // Node 1 cannot tell this forgery of the victim's next dot from a real one, so it holds it and heals it to the victim.
+    const poison = forged({ dot: { node: victim, counter: dot.counter + 1 }, context: {}, content: 'poison' });
+    mallory.send(sim.ids[1] as NodeId, { type: 'replicate', records: [{ id: 'poison', siblings: [poison] }] });
+    await sim.run(200);
+    const errors: { code?: string; from?: NodeId }[] = [];
+    sim.node(0).on('error', ({ error, from }) => errors.push({ code: (error as { code?: string }).code, from }));
+    sim.heal();
+    await sim.runUntil(() => sim.converged(), 30_000);
+    expect(errors).toContainEqual({ code: 'refused', from: sim.ids[1] });
+    expect(sim.node(0).stats().refusedVersions).toBeGreaterThanOrEqual(1);
+    expect(sim.node(0).stats().decodeErrors).toBe(0);
+    const arrived = await sim.settle(Promise.all(written.map(({ id }) => sim.node(0).get(id))), 10_000);
+    expect(arrived.filter((record) => record !== undefined)).toHaveLength(1_000);
+    // Converged on the victim's word: the forgery is written over everywhere.
+    for (const i of [0, 1]) expect((await shown(sim, i, 'poison'))?.content).not.toBe('poison');
+  });
 });
