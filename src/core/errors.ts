@@ -31,7 +31,11 @@ export type EngramErrorCode =
   /** The browser's storage for the site is full: nothing of the write was saved. */
   | 'storage-full'
   /** The node's database is gone (site data cleared, deleted by another tab): nothing is saved any more. */
-  | 'storage-lost';
+  | 'storage-lost'
+  /** A version or rumour from a peer that no honest node could have produced (admission.ts): refused, counted, skipped. */
+  | 'refused'
+  /** A bound of limits.ts is reached (e.g. this node's dot counter): the call cannot be carried out. */
+  | 'limit-reached';
 
 /** A call into the node that cannot be carried out. */
 export class EngramError extends Error {

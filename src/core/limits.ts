@@ -29,7 +29,14 @@ export const LIMITS = Object.freeze({
   tags: 64,
   /** One tag, in UTF-8 bytes (the unit the wire reads), after trimming. */
   tagBytes: 128,
-  /** Concurrent siblings of one record; a local write supersedes them all, so honest records stay far below. */
+  /**
+   * Concurrent siblings of one record; a local write supersedes them all, so honest records stay far below.
+   * Policy at the bound (node.ts applyRemote, admission.ts): refuse-and-retry, which loses nothing.
+   * A merge that would pass it is refused (counted, `error` event); the newcomer is still held by
+   * its writer and offered by every heal, and arrives as soon as a resolve (a local write, which
+   * supersedes every sibling) brings the record below the bound. No version is ever dropped to
+   * make room, and no record is held that a decoder could not read.
+   */
   siblings: 64,
   /** Entries of one version's causal context (writers of one memory). */
   contextEntries: 4096,
@@ -47,6 +54,13 @@ export const LIMITS = Object.freeze({
    * RangeErrors in 30 s, and the victim dead for everyone for good).
    */
   counter: 2 ** 48,
+  /**
+   * How far past what a replica knows of a node (its highest dot or context entry of that node)
+   * a remote version may claim that node's counter to be (admission.ts). 2^32 writes are more
+   * than any tab makes between two contacts, so honest versions never reach it, while a hostile
+   * member must ratchet 2^16 times to walk a counter up to `counter`.
+   */
+  counterLeap: 2 ** 32,
 });
 
 function invalid(message: string): never {

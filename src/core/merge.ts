@@ -123,7 +123,7 @@ function arraysEqual(a: readonly string[], b: readonly string[]): boolean {
  * Field-by-field equality with exactly the distinctions versionDigest makes (tag order, explicit
  * zero context entries, -0 vs 0), so recordsEqual and recordDigest never disagree.
  */
-function versionsEqual(a: Version, b: Version): boolean {
+export function versionsEqual(a: Version, b: Version): boolean {
   return (
     a === b ||
     (sameDot(a, b) &&

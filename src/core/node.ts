@@ -11,6 +11,7 @@ import { PeerClockCodec } from './clock-codec.js';
 import { resolveConfig, type EngramConfig } from './config.js';
 import { consolidate, type Gist } from './consolidation.js';
 import { recordDigest, toHex } from './digest.js';
+import { reassertionFloor, refusalOf, type AdmissionView, type Refusal } from './admission.js';
 import { DecodeError, EngramError } from './errors.js';
 import { LIMITS, validateId } from './limits.js';
 import { forgottenContent, localVersion, rememberedContent, resolvedContent, type Resolution, type VersionContent } from './local-write.js';
@@ -20,13 +21,13 @@ import type { RecallQuery, RecallResult } from './recall.js';
 import { RecallIndex } from './recall-index.js';
 import { Healer, type HealProgress, type HealReport } from './heal.js';
 import { HybridClock } from './hlc.js';
-import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, type Conflict } from './merge.js';
+import { addVersion, canonicalSiblings, conflictOf, includes, mergeRecords, recordContext, shownVersion, type Conflict } from './merge.js';
 import { MerkleTree } from './merkle.js';
 import type { Random, Scheduler, Storage, TimerHandle, Transport } from './ports.js';
 import { shuffled } from './random.js';
 import { Swim, type SwimMessage } from './swim.js';
 import type { Dot, GenerationEntry, Member, MemberState, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
-import { dotKey } from './vector-clock.js';
+import { dotKey, withDot } from './vector-clock.js';
 import { penaltyFactor } from './visibility.js';
 import { decodeMessage, encodeMessage, type GenerationLog, type Message } from './wire.js';
 
@@ -48,6 +49,10 @@ export interface NodeStats {
   readonly messagesReceived: number;
   readonly bytesReceived: number;
   readonly decodeErrors: number;
+  /** Remote versions refused by admission (admission.ts) or that could not be merged; each was skipped, the rest of its batch applied. */
+  readonly refusedVersions: number;
+  /** Records of this node's own re-asserted over a forged version of one of its dots or contexts. */
+  readonly reassertions: number;
   readonly commitMs: number;
   /** Storage commits (rounds of group commit) and the changes and records they carried. */
   readonly commits: GroupCommitStats;
@@ -116,6 +121,8 @@ export class EngramNode {
 
   /** Highest dot counter seen per origin, over every version this node has held. */
   private clock: Record<NodeId, number> = {};
+  /** Highest counter seen per node in any dot or context entry this node admitted (admission.ts). */
+  private readonly knownCounters = new Map<NodeId, number>();
   private clockSnapshot: VersionVector | undefined;
   private counter: number;
   private incarnation: number;
@@ -136,6 +143,8 @@ export class EngramNode {
     messagesReceived: 0,
     bytesReceived: 0,
     decodeErrors: 0,
+    refusedVersions: 0,
+    reassertions: 0,
     /** Time spent waiting on storage commits (scheduler ms). */
     commitMs: 0,
   };
@@ -225,7 +234,8 @@ export class EngramNode {
     const state: NodeState = {
       nodeId: options.id,
       counter: stored?.counter ?? 0,
-      incarnation: (stored?.incarnation ?? -1) + 1,
+      // Capped like every incarnation (swim.ts apply): at the bound a restart reuses it, and refutes as before.
+      incarnation: Math.min((stored?.incarnation ?? -1) + 1, LIMITS.counter),
       generation: stored?.generation ?? 0,
       generations: stored?.generations ?? [],
     };
@@ -472,6 +482,8 @@ export class EngramNode {
         // Every sibling of `current` was observed when it was installed or staged: now > all of them.
         const now = this.hlc.now();
         const dot: Dot = { node: this.id, counter: stage.counter + 1 };
+        // Dots past LIMITS.counter cannot be decoded anywhere: refuse the write rather than acknowledge one no peer can read.
+        if (dot.counter > LIMITS.counter) throw new EngramError('limit-reached', `this node has issued all ${LIMITS.counter} of its dots`);
         const version = localVersion(current, content, { dot, nowMs: now, author: this.id, generation: this.generations.current });
         stage.put(addVersion(current, id, version));
         stage.counter = dot.counter;
@@ -484,34 +496,158 @@ export class EngramNode {
     });
   }
 
-  /** Merges records from a peer durably; resolves with the versions that were new here. */
-  private applyRemote(incoming: readonly MemoryRecord[], _from: NodeId): Promise<Version[]> {
+  /**
+   * Merges records from a peer durably; resolves with the versions that were new here. Each
+   * version is admitted first (admission.ts) unless it comes from this browser (absorb); one that
+   * is refused, or a record that cannot be merged, is counted, reported as an `error` event and
+   * skipped, and the rest of the batch is applied: a bad record is isolated, not contagious.
+   */
+  private applyRemote(incoming: readonly MemoryRecord[], from: NodeId): Promise<Version[]> {
+    const screened = from !== this.id;
     return this.changes.submit({
       plan: (stage) => {
         const learned: Version[] = [];
         const changed = new Set<MemoryId>();
-        if (this.stopped) return { learned, changed };
+        const refused: RefusedVersion[] = [];
+        if (this.stopped) return { learned, changed, refused };
+        const view: AdmissionView = { self: this.id, issued: stage.counter, known: (node) => this.knownCounters.get(node) ?? 0 };
         for (const raw of incoming) {
-          const record: MemoryRecord = { id: raw.id, siblings: canonicalSiblings(raw.siblings) };
-          const current = stage.record(record.id);
-          if (includes(current, record)) continue;
-          const merged = current ? mergeRecords(current, record) : record;
-          const before = new Set(current?.siblings.map((sibling) => dotKey(sibling.dot)) ?? []);
-          for (const sibling of merged.siblings) {
-            if (before.has(dotKey(sibling.dot))) continue;
-            learned.push(sibling);
-            // Before any local write planned after this one: that write has seen this version.
-            this.hlc.observe(sibling.writtenAt);
+          try {
+            const current = stage.record(raw.id);
+            const admitted = screened
+              ? raw.siblings.filter((version) => {
+                  const reason = refusalOf(version, current, view);
+                  if (reason !== undefined) refused.push({ id: raw.id, version, reason });
+                  return reason === undefined;
+                })
+              : raw.siblings;
+            if (admitted.length === 0) continue;
+            const record: MemoryRecord = { id: raw.id, siblings: canonicalSiblings(admitted) };
+            if (includes(current, record)) continue;
+            const merged = current ? mergeRecords(current, record) : record;
+            if (merged.siblings.length > LIMITS.siblings) {
+              // Held, it could not be sent to anyone (decoders read LIMITS.siblings): refuse the newcomers instead.
+              for (const version of record.siblings) refused.push({ id: raw.id, version, reason: 'too-many-siblings' });
+              continue;
+            }
+            const before = new Set(current?.siblings.map((sibling) => dotKey(sibling.dot)) ?? []);
+            for (const sibling of merged.siblings) {
+              if (before.has(dotKey(sibling.dot))) continue;
+              learned.push(sibling);
+              // Before any local write planned after this one: that write has seen this version.
+              this.hlc.observe(sibling.writtenAt);
+            }
+            changed.add(record.id);
+            stage.put(merged);
+          } catch (error) {
+            // A record no rule foresaw (a merge that throws): skip it, keep the batch.
+            for (const version of raw.siblings) refused.push({ id: raw.id, version, reason: 'unmergeable', error });
           }
-          changed.add(record.id);
-          stage.put(merged);
         }
-        return { learned, changed };
+        return { learned, changed, refused };
       },
-      after: ({ changed }) => {
+      after: ({ changed, refused }) => {
         for (const id of changed) this.emit('write', { id, local: false });
+        if (refused.length > 0) this.onRefused(refused, from);
       },
     }).then(({ learned }) => learned);
+  }
+
+  /**
+   * Counts and reports refused versions, and re-asserts over forged versions of this node's own
+   * dots: third parties cannot tell them from real ones, so this node writes a version of that
+   * record whose context covers the forgery and whose dot is past everything it claims (its
+   * counter jumps there if needed, at most LIMITS.counterLeap at a time). The new version
+   * supersedes the forgery everywhere and carries this node's shown content (a tombstone if it
+   * holds no such record), so replicas converge and this node's writes are never overruled.
+   * Contexts that claim too much of this node are made harmless instead (leapPast).
+   */
+  private onRefused(refused: readonly RefusedVersion[], from: NodeId): void {
+    this.counters.refusedVersions += refused.length;
+    const reasons = [...new Set(refused.map((entry) => entry.reason))].join(', ');
+    const first = refused[0] as RefusedVersion;
+    this.emit('error', {
+      error: new EngramError('refused', `refused ${refused.length} version(s) from ${from} (${reasons}), e.g. ${first.id} ${dotKey(first.version.dot)}`, { cause: first.error }),
+      from,
+    });
+    const forged = new Map<MemoryId, Version[]>();
+    const ahead: MemoryRecord[] = [];
+    for (const entry of refused) {
+      if (entry.reason === 'forged-context') ahead.push({ id: entry.id, siblings: [entry.version] });
+      if (entry.reason !== 'forged-dot') continue;
+      const list = forged.get(entry.id);
+      if (list) list.push(entry.version);
+      else forged.set(entry.id, [entry.version]);
+    }
+    for (const [id, versions] of forged) void this.reassert(id, versions).catch(() => undefined);
+    if (ahead.length > 0) void this.leapPast(ahead, from).catch(() => undefined);
+  }
+
+  /**
+   * A context that claims more of this node's writes than it issued would cover its future dots
+   * on every replica that admitted it, so this node's next writes to that memory would vanish
+   * there. Moving this node's counter past the claim (at most LIMITS.counterLeap at a time) makes
+   * the claim true and harmless: the version is then admitted like any other, and this node's
+   * next writes have dots no context covers. Claims further out are refused by every replica.
+   */
+  private async leapPast(records: readonly MemoryRecord[], from: NodeId): Promise<void> {
+    const leapt = await this.changes.submit({
+      persist: true,
+      plan: (stage) => {
+        let floor = stage.counter;
+        for (const record of records) for (const version of record.siblings) floor = Math.max(floor, version.context[this.id] ?? 0);
+        if (floor === stage.counter || floor - stage.counter > LIMITS.counterLeap || floor + 1 > LIMITS.counter) return false;
+        stage.counter = floor;
+        return true;
+      },
+    });
+    if (leapt) await this.applyRemote(records, from);
+  }
+
+  private reassert(id: MemoryId, forgeries: readonly Version[]): Promise<void> {
+    return this.changes.submit({
+      plan: (stage) => {
+        if (this.stopped) return;
+        const current = stage.record(id);
+        let context = recordContext(current);
+        // Already written over (an earlier re-assertion of the same forgery)? Then nothing to do.
+        const view: AdmissionView = { self: this.id, issued: stage.counter, known: () => Number.POSITIVE_INFINITY };
+        const pending = forgeries.filter((version) => refusalOf(version, current, view) !== undefined || !includes(current, { id, siblings: [version] }));
+        if (pending.length === 0) return;
+        let floor = stage.counter;
+        for (const version of pending) {
+          floor = Math.max(floor, reassertionFloor(version, this.id));
+          context = withDot(context, version.dot);
+        }
+        // Past the leap (or the bound) the forgery is refused by every replica anyway (admission.ts): nothing to write over.
+        if (floor - stage.counter > LIMITS.counterLeap || floor + 1 > LIMITS.counter) return;
+        for (const version of pending) this.hlc.observe(version.writtenAt);
+        const shown = current ? shownVersion(current) : undefined;
+        const now = this.hlc.now();
+        const dot: Dot = { node: this.id, counter: floor + 1 };
+        stage.put(
+          addVersion(current, id, {
+            content: shown?.content ?? '',
+            tags: [...(shown?.tags ?? [])],
+            confidence: shown?.confidence ?? 1,
+            deleted: shown?.deleted ?? true,
+            dot,
+            context,
+            createdAt: shown?.createdAt ?? now,
+            author: shown?.author ?? this.id,
+            writtenAt: now,
+            generation: this.generations.current,
+          }),
+        );
+        stage.counter = dot.counter;
+        this.counters.reassertions += 1;
+      },
+      after: () => {
+        // Pushed when durable, like a local write (the commit's durability hook flushes pendingPush).
+        const record = this.records.get(id);
+        if (record) this.pendingPush.set(id, record);
+      },
+    });
   }
 
   /** Persists the node's own state (incarnation, generation log) with the next round of changes. */
@@ -554,6 +690,7 @@ export class EngramNode {
     for (const sibling of record.siblings) {
       this.hlc.observe(sibling.writtenAt);
       this.advanceClock(sibling.dot);
+      this.learnCounters(sibling);
     }
     this.gistCache = undefined;
     const conflict = conflictOf(record, this.config.conflictConfidenceMargin);
@@ -561,6 +698,15 @@ export class EngramNode {
     if (conflict) this.conflictIds.add(record.id);
     else this.conflictIds.delete(record.id);
     if (conflict || had) this.emit('conflict', { id: record.id, conflict });
+  }
+
+  private learnCounters(version: Version): void {
+    const known = this.knownCounters;
+    if ((known.get(version.dot.node) ?? 0) < version.dot.counter) known.set(version.dot.node, version.dot.counter);
+    for (const node of Object.keys(version.context)) {
+      const counter = version.context[node] as number;
+      if ((known.get(node) ?? 0) < counter) known.set(node, counter);
+    }
   }
 
   private advanceClock(dot: Dot): void {
@@ -829,6 +975,13 @@ export class EngramNode {
   private assertRunning(): void {
     if (this.stopped) throw new EngramError('stopped', 'this node was stopped');
   }
+}
+
+interface RefusedVersion {
+  readonly id: MemoryId;
+  readonly version: Version;
+  readonly reason: Refusal | 'too-many-siblings' | 'unmergeable';
+  readonly error?: unknown;
 }
 
 function countInto(histogram: Map<number, number>, value: number): void {

@@ -13,6 +13,7 @@ import { Awareness } from './awareness.js';
 import { BroadcastQueue, retransmitLimit } from './broadcast.js';
 import type { EngramConfig } from './config.js';
 import { EngramError } from './errors.js';
+import { LIMITS } from './limits.js';
 import type { Random, Scheduler, TimerHandle } from './ports.js';
 import { shuffled } from './random.js';
 import { Suspicion, suspicionBoundsMs } from './suspicion.js';
@@ -77,6 +78,8 @@ export interface SwimStats {
   /** Suspicion timers that ran out here (a member declared dead by this node). */
   deathsDeclared: number;
   refutations: number;
+  /** Accusations (suspect/dead/left) at the top incarnation, LIMITS.counter, ignored: that value is reserved for the member's own refutation. */
+  accusationsAtBound: number;
   reconnectProbes: number;
   syncs: number;
   messagesSent: number;
@@ -190,6 +193,7 @@ export class Swim {
     suspicionsRaised: 0,
     deathsDeclared: 0,
     refutations: 0,
+    accusationsAtBound: 0,
     reconnectProbes: 0,
     syncs: 0,
     messagesSent: 0,
@@ -636,16 +640,34 @@ export class Swim {
       // declared it across a partition that has just healed; suspecting lets the member refute
       // before we count it as gone, instead of spreading a false death through our side.
       const kind: RumourKind = digest.state === 'dead' ? 'suspect' : digest.state;
-      this.apply({ kind, node: digest.node, incarnation: digest.incarnation, from });
+      const rumour: Rumour = { kind, node: digest.node, incarnation: digest.incarnation, from };
+      if (!this.atBound(rumour)) this.apply(rumour);
     }
   }
 
   // ---- Rumours ----
 
+  /** Whether a received rumour is an accusation at the bound, which is ignored (counted). */
+  private atBound(rumour: Rumour): boolean {
+    // Incarnations are bounded by LIMITS.counter (the decoder reads no more). A member always
+    // refutes with accused + 1, capped at the bound, so the top value is kept for the member
+    // itself: an accusation from a peer at the top is ignored, or the member could never refute
+    // it and would be held dead for good (issue 10: an accusation at 2^53−1 made the victim
+    // refute with 2^53, which the encoder cannot write). Honest incarnations rise by one per
+    // refutation and never get near it; this node's own probe verdicts (not received, so not
+    // filtered here) still apply at the top.
+    if (rumour.kind !== 'alive' && rumour.incarnation >= LIMITS.counter) {
+      this.counters.accusationsAtBound++;
+      return true;
+    }
+    return false;
+  }
+
   /** Applies rumours in order; returns whether any of them was a stale accusation of this node (too old to refute). */
   private applyAll(rumours: readonly Rumour[]): boolean {
     let staleAccusation = false;
     for (const rumour of rumours) {
+      if (this.atBound(rumour)) continue;
       if (rumour.node === this.self && rumour.kind !== 'alive' && rumour.incarnation < this.selfEntry.incarnation) {
         staleAccusation = true;
       }
@@ -721,7 +743,7 @@ export class Swim {
 
   /** Lifeguard: being suspected is evidence that we are slow (awareness +1), so refute and slow down. */
   private refute(accusedIncarnation: number, awarenessDelta: number): void {
-    this.selfEntry.incarnation = accusedIncarnation + 1;
+    this.selfEntry.incarnation = Math.min(accusedIncarnation + 1, LIMITS.counter);
     this.digestCache = undefined;
     this.counters.refutations++;
     this.awareness.applyDelta(awarenessDelta);

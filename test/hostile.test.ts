@@ -1,0 +1,177 @@
+/**
+ * The attacks of issue 10 ("Why"), each as a named regression test. The attacker is an
+ * authenticated room member: it speaks the wire format correctly (messages decode) but lies in
+ * their metadata. It is a bare endpoint on the simulated network that encodes what it likes.
+ */
+import { describe, expect, it } from 'vitest';
+import { PeerClockCodec } from '../src/core/clock-codec.js';
+import { LIMITS } from '../src/core/limits.js';
+import { shownVersion } from '../src/core/merge.js';
+import type { MemoryId, NodeId, Version } from '../src/core/types.js';
+import { encodeMessage, type Message } from '../src/core/wire.js';
+import { SIM_EPOCH_MS, SimCluster } from '../src/sim/cluster.js';
+
+const MALLORY = 'mallory';
+
+/** A member that sends well-formed messages with whatever metadata it likes. */
+function attacker(sim: SimCluster) {
+  const transport = sim.network.attach(MALLORY);
+  transport.onMessage(() => undefined);
+  const links = new Map<NodeId, PeerClockCodec>();
+  return {
+    send(to: NodeId, message: Message): void {
+      let link = links.get(to);
+      if (!link) links.set(to, (link = new PeerClockCodec()));
+      transport.send(to, encodeMessage(link, {}, message).bytes);
+    },
+  };
+}
+
+function forged(fields: Partial<Version> & Pick<Version, 'dot' | 'context' | 'content'>): Version {
+  return { tags: [], confidence: 1, deleted: false, createdAt: SIM_EPOCH_MS, author: MALLORY, writtenAt: SIM_EPOCH_MS + 1, generation: 0, ...fields };
+}
+
+async function cluster(nodes: number, seed = 1) {
+  const sim = await SimCluster.create({ nodes, seed });
+  await sim.run(2_000);
+  return sim;
+}
+
+async function shown(sim: SimCluster, index: number, id: MemoryId): Promise<Version | undefined> {
+  const record = await sim.settle(sim.node(index).get(id), 10_000);
+  return record ? shownVersion(record) : undefined;
+}
+
+describe('hostile members (issue 10)', () => {
+  it('a forged dot with the victim\'s node id: the victim never loses an acknowledged write, the forgery is refused and counted, and every replica ends on the victim\'s version', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const victim = sim.ids[0] as NodeId;
+    const { id, dot: first } = await sim.settle(sim.node(0).remember({ content: 'edit 0' }), 10_000);
+    let dot = first;
+    await sim.run(200);
+    let lost = 0;
+    for (let n = 1; n <= 20; n++) {
+      // The victim's next dot, claimed first by the attacker, to the victim and to a third party.
+      const forgery = forged({ dot: { node: victim, counter: dot.counter + 1 }, context: { [victim]: dot.counter }, content: `forged ${n}` });
+      for (const to of [sim.ids[0], sim.ids[1]] as NodeId[]) mallory.send(to, { type: 'replicate', records: [{ id, siblings: [forgery] }] });
+      await sim.run(20);
+      ({ dot } = await sim.settle(sim.node(0).remember({ id, content: `edit ${n}` }), 10_000));
+      // Right after remember() resolved, the victim shows what it acknowledged.
+      if ((await shown(sim, 0, id))?.content !== `edit ${n}`) lost++;
+    }
+    expect(lost).toBe(0);
+    expect(sim.node(0).stats().refusedVersions).toBeGreaterThanOrEqual(20);
+    await sim.runUntil(() => sim.converged(), 10_000);
+    for (const i of [0, 1, 2]) {
+      const record = await sim.settle(sim.node(i).get(id), 10_000);
+      expect(record?.siblings.map((version) => version.content)).toEqual(['edit 20']);
+    }
+  });
+
+  it('an inflated context (LIMITS.counter for every node) neither supersedes newer honest versions nor makes honest edits pile up as siblings', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const { id } = await sim.settle(sim.node(0).remember({ content: 'honest 0' }), 10_000);
+    await sim.run(200);
+    // Every honest node at the top counter; the writer's own entry is absent (below its dot, as the wire requires).
+    const everything = Object.fromEntries(sim.ids.map((node) => [node, LIMITS.counter]));
+    const bomb = forged({ dot: { node: MALLORY, counter: 1 }, context: everything, content: 'dominates everything' });
+    for (const to of sim.ids) mallory.send(to, { type: 'replicate', records: [{ id, siblings: [bomb] }] });
+    await sim.run(200);
+    for (let n = 1; n <= 80; n++) {
+      await sim.settle(sim.node(n % 3).remember({ id, content: `honest ${n}` }), 10_000);
+      await sim.run(20);
+    }
+    await sim.runUntil(() => sim.converged(), 10_000);
+    for (const i of [0, 1, 2]) {
+      const record = await sim.settle(sim.node(i).get(id), 10_000);
+      expect(record?.siblings.map((version) => version.content)).toEqual(['honest 80']);
+    }
+    for (const i of [0, 1, 2]) {
+      expect(sim.node(i).stats().decodeErrors).toBe(0);
+      expect(sim.node(i).stats().refusedVersions).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('an accusation at the top incarnation: refuting never throws, and the accused is alive everywhere within seconds, not dead for good', async () => {
+    const sim = await cluster(4);
+    const mallory = attacker(sim);
+    const accused = sim.ids[1] as NodeId;
+    for (const incarnation of [LIMITS.counter - 1, LIMITS.counter]) {
+      for (const kind of ['suspect', 'dead'] as const) {
+        for (const to of sim.ids) {
+          mallory.send(to, { type: 'swim', swim: { type: 'ping', seq: 1, rumours: [{ kind, node: accused, incarnation, from: MALLORY }] } });
+          mallory.send(to, { type: 'swim', swim: { type: 'sync', reply: false, members: [{ node: accused, state: kind, incarnation }] } });
+        }
+      }
+      await sim.run(50);
+    }
+    // Well past any suspicion timeout: a member that could not refute would be dead by now.
+    await sim.run(30_000);
+    for (const i of [0, 2, 3]) {
+      expect(sim.node(i).members().find((member) => member.id === accused)?.state).toBe('alive');
+      expect(sim.node(i).stats().decodeErrors).toBe(0);
+    }
+  });
+
+  it('siblings stay within LIMITS.siblings: a version that would pass it is refused and counted, stays with its writer, and arrives once the conflict is resolved: nothing acknowledged is lost', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const { id, dot: original } = await sim.settle(sim.node(0).remember({ content: 'original' }), 10_000);
+    await sim.run(200);
+    sim.partition([[0, 2], [1]]);
+    // LIMITS.siblings concurrent versions, each over the original, from writers that look honest.
+    const crowd = Array.from({ length: LIMITS.siblings }, (_, k) =>
+      forged({ dot: { node: `writer-${k}`, counter: 1 }, context: { [original.node]: original.counter }, content: `concurrent ${k}` }),
+    );
+    for (const to of [sim.ids[0], sim.ids[2]] as NodeId[]) mallory.send(to, { type: 'replicate', records: [{ id, siblings: crowd }] });
+    await sim.settle(sim.node(1).remember({ id, content: 'far side' }), 10_000);
+    await sim.run(200);
+    expect((await sim.settle(sim.node(0).get(id), 10_000))?.siblings).toHaveLength(LIMITS.siblings);
+    sim.heal();
+    const held = async () => Math.max(...(await Promise.all([0, 1, 2].map(async (i) => (await sim.settle(sim.node(i).get(id), 10_000))?.siblings.length ?? 0))));
+    let most = 0;
+    for (let t = 0; t < 20; t++) {
+      await sim.run(250);
+      most = Math.max(most, await held());
+    }
+    expect(most).toBeLessThanOrEqual(LIMITS.siblings);
+    expect(sim.node(0).stats().refusedVersions).toBeGreaterThanOrEqual(1);
+    // The refused version is still its writer's.
+    expect((await sim.settle(sim.node(1).get(id), 10_000))?.siblings.map((version) => version.content)).toContain('far side');
+    // A local write supersedes every sibling it holds (bounded at write time); then the refused one fits and arrives.
+    await sim.settle(sim.node(0).resolve(id, { content: 'resolved' }), 10_000);
+    await sim.runUntil(() => sim.converged(), 20_000);
+    for (const i of [0, 1, 2]) {
+      const record = await sim.settle(sim.node(i).get(id), 10_000);
+      expect(record?.siblings.map((version) => version.content).sort()).toEqual(['far side', 'resolved']);
+      expect(sim.node(i).stats().decodeErrors).toBe(0);
+    }
+  });
+
+  it('a record refused in the middle of a heal batch is counted, reported as an error event and skipped; the other 1,000 records arrive and the roots become equal', async () => {
+    const sim = await cluster(2);
+    const mallory = attacker(sim);
+    const victim = sim.ids[0] as NodeId;
+    const { dot } = await sim.settle(sim.node(0).remember({ content: 'mine' }), 10_000);
+    await sim.run(200);
+    sim.partition([[0], [1]]);
+    const written = await sim.settle(Promise.all(Array.from({ length: 1_000 }, (_, n) => sim.node(1).remember({ content: `far side ${n}` }))), 60_000);
+    // Node 1 cannot tell this forgery of the victim's next dot from a real one, so it holds it and heals it to the victim.
+    const poison = forged({ dot: { node: victim, counter: dot.counter + 1 }, context: {}, content: 'poison' });
+    mallory.send(sim.ids[1] as NodeId, { type: 'replicate', records: [{ id: 'poison', siblings: [poison] }] });
+    await sim.run(200);
+    const errors: { code?: string; from?: NodeId }[] = [];
+    sim.node(0).on('error', ({ error, from }) => errors.push({ code: (error as { code?: string }).code, from }));
+    sim.heal();
+    await sim.runUntil(() => sim.converged(), 30_000);
+    expect(errors).toContainEqual({ code: 'refused', from: sim.ids[1] });
+    expect(sim.node(0).stats().refusedVersions).toBeGreaterThanOrEqual(1);
+    expect(sim.node(0).stats().decodeErrors).toBe(0);
+    const arrived = await sim.settle(Promise.all(written.map(({ id }) => sim.node(0).get(id))), 10_000);
+    expect(arrived.filter((record) => record !== undefined)).toHaveLength(1_000);
+    // Converged on the victim's word: the forgery is written over everywhere.
+    for (const i of [0, 1]) expect((await shown(sim, i, 'poison'))?.content).not.toBe('poison');
+  });
+});
