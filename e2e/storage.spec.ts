@@ -165,6 +165,13 @@ for (const how of ['site data cleared', 'another tab deletes the database'] as c
       // The recall panel no longer lists the memory as if it were still stored.
       await expect(node.page.locator('engram-recall-box li[data-memory]')).toHaveCount(0);
       await expect(node.page.locator('engram-recall-box .error')).toContainText("This tab's database is gone");
+      if (how === 'site data cleared') {
+        for (const width of [390, 1280]) {
+          await node.page.setViewportSize({ width, height: 900 });
+          expect(await node.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+          await node.page.screenshot({ path: process.env.UPDATE_DOCS ? `docs/ui-storage-lost-${width}.png` : test.info().outputPath(`storage-lost-${width}.png`) });
+        }
+      }
     } finally {
       await context.close();
     }

@@ -1,7 +1,8 @@
 /**
  * The console's layout in a live 3-tab cluster at a phone's, a tablet's and a desktop's width,
  * in four states (healthy, partitioned, with a conflict, a tab refused for a wrong secret): no
- * horizontal scrolling and no header field drawn over another, in every one. UPDATE_DOCS=1 writes
+ * horizontal scrolling, no header field drawn over another, and no card left hanging below a hole
+ * (each card starts one gap below the card above it, or at the top), in every one. UPDATE_DOCS=1 writes
  * the screenshots the README shows to docs/; otherwise they go to the test's output folder.
  */
 import { expect, test, type Page } from '@playwright/test';
@@ -17,7 +18,12 @@ interface LayoutReport {
   readonly scrollWidth: number;
   readonly innerWidth: number;
   readonly fields: { name: string; left: number; top: number; right: number; bottom: number; valueWidth: number }[];
+  /** For each card, the empty space between it and the nearest card above it (or the top of the main area). */
+  readonly holes: { card: string; above: string; px: number }[];
 }
+
+/** The layout's gap between cards is 12 px (8 px on phones); anything larger is a hole. */
+const MAX_CARD_GAP_PX = 14;
 
 /** Page width and the header's boxes: title, each field (with its value's width) and the signaling badge. */
 function measure(page: Page): Promise<LayoutReport> {
@@ -32,7 +38,17 @@ function measure(page: Page): Promise<LayoutReport> {
       fields.push(box(field, field.querySelector('dt')!.textContent!.trim(), field.querySelector('dd')!.getBoundingClientRect().width));
     }
     fields.push(box(header.querySelector('[data-testid="signaling"]')!, 'signaling', Number.POSITIVE_INFINITY));
-    return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, fields };
+    const main = document.querySelector('engram-app')!.shadowRoot!.querySelector('main')!;
+    const mainTop = main.getBoundingClientRect().top;
+    const cards = [...main.querySelectorAll('.column > *')].map((card) => ({ name: card.localName, rect: card.getBoundingClientRect() }));
+    const holes = cards.map((card) => {
+      const above = cards
+        .filter((other) => other !== card && other.rect.bottom <= card.rect.top + 0.5)
+        .filter((other) => other.rect.left < card.rect.right - 0.5 && card.rect.left < other.rect.right - 0.5)
+        .sort((x, y) => y.rect.bottom - x.rect.bottom)[0];
+      return { card: card.name, above: above?.name ?? 'top', px: card.rect.top - (above ? above.rect.bottom : mainTop) };
+    });
+    return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, fields, holes };
   });
 }
 
@@ -52,6 +68,9 @@ async function checkAndShoot(page: Page, state: string, scrollTo?: string): Prom
       for (const b of report.fields.slice(i + 1)) {
         expect(overlaps(a, b), `${state} at ${viewport.width} px: header ${a.name} overlaps ${b.name}`).toBe(false);
       }
+    }
+    for (const hole of report.holes) {
+      expect(hole.px, `${state} at ${viewport.width} px: ${hole.card} hangs ${Math.round(hole.px)} px below ${hole.above}`).toBeLessThanOrEqual(MAX_CARD_GAP_PX);
     }
     if (scrollTo) await page.locator(scrollTo).first().evaluate((element) => element.scrollIntoView({ block: 'start' }));
     else await page.evaluate(() => window.scrollTo(0, 0));

@@ -82,10 +82,18 @@ describe('status lines', () => {
 
   it('a vanished database is said with its cause, and that recall is refused', () => {
     const message = 'This tab’s database is gone (site data was cleared): nothing is saved any more.';
-    const [line] = describeStatus(input({ storage: { state: 'lost', persisted: true, message } }));
+    const withPeers = { visible: 3, total: 3, ratio: 1, penalty: 1, generation: 1 };
+    const [line] = describeStatus(input({ storage: { state: 'lost', persisted: true, message }, visibility: withPeers }));
     expect(line!.key).toBe('storage-lost');
     expect(line!.tone).toBe('bad');
-    expect(line!.text).toBe(`${message} Recall is refused rather than answered from what this tab still holds in memory; peers still hold what they had, and a reload brings it back.`);
+    expect(line!.text).toBe(`${message} Recall is refused rather than answered from what this tab still holds in memory; peers still hold what they had, and a reload brings it back from them.`);
+  });
+
+  it('a vanished database in a tab with no peer does not promise that a reload brings the memories back', () => {
+    const message = 'This tab’s database is gone (site data was cleared): nothing is saved any more.';
+    const [line] = describeStatus(input({ storage: { state: 'lost', persisted: true, message }, visibility: { visible: 1, total: 1, ratio: 1, penalty: 1, generation: 1 } }));
+    expect(line!.text).toContain('no other tab of this room is connected, so memories written only here are gone');
+    expect(line!.text).not.toContain('a reload brings it back');
   });
 
   it('whether persistent storage was granted is said either way, with the figures; unknown says nothing without figures', () => {

@@ -660,11 +660,12 @@ export class EngramNode {
     try {
       await this.storage.commit({ records, state: this.persistentState(counter) });
     } catch (cause) {
-      // A full or vanished store says so in its own words; anything else is a refused write.
+      // The storage adapter's typed errors already say what happened in words a person can act on
+      // (full, lost, or why the browser refused); only an untyped failure gets a generic message.
       const error =
-        cause instanceof EngramError && (cause.code === 'storage-full' || cause.code === 'storage-lost')
+        cause instanceof EngramError
           ? cause
-          : new EngramError('storage-failed', `storage refused a write of ${records.length} record(s)`, { cause });
+          : new EngramError('storage-failed', `storage refused a write of ${records.length} record(s): ${String(cause)}`, { cause });
       this.emit('error', { error });
       throw error;
     } finally {

@@ -75,7 +75,8 @@ export class ConflictQueue extends LitElement {
         font-size: 11px;
       }
       .facts dt { color: var(--em-muted); }
-      .facts dd { margin: 0; font-family: var(--em-mono); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+      /* Wrapped, not cut: a writer id or a tag list is what a reviewer compares between versions. */
+      .facts dd { margin: 0; font-family: var(--em-mono); overflow-wrap: anywhere; }
       .sibling button { align-self: flex-start; }
       details { margin-top: 6px; }
       summary { cursor: pointer; font-size: 12px; color: var(--em-accent); font-weight: 600; }

@@ -99,12 +99,25 @@ export class EngramApp extends LitElement {
         font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
         font-size: 13px;
       }
+      /* Two independent stacks side by side never wait for each other's rows: a grid of three
+         columns would leave a hole under the shorter card of a row (a long conflict queue pushed
+         Recall far below Topology at tablet width). So the cluster-health cards form one block,
+         split into two sub-columns (subgrid) only where three columns fit, and the work cards
+         (recall, remember, conflicts) form the other. */
       main {
         display: grid;
         grid-template-columns: 372px minmax(0, 1fr) minmax(0, 1fr);
         gap: 12px;
         align-items: start;
         margin-top: 12px;
+      }
+      .health {
+        grid-column: 1 / span 2;
+        display: grid;
+        grid-template-columns: subgrid;
+        gap: 12px;
+        align-items: start;
+        min-width: 0;
       }
       .column {
         display: flex;
@@ -123,6 +136,7 @@ export class EngramApp extends LitElement {
       .waiting { color: var(--em-muted); padding: 24px; }
       @media (max-width: 1100px) {
         main { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+        .health { grid-column: 1; display: flex; flex-direction: column; }
       }
       @media (max-width: 760px) {
         main { grid-template-columns: minmax(0, 1fr); }
@@ -130,6 +144,8 @@ export class EngramApp extends LitElement {
       @media (max-width: 480px) {
         :host { padding: 8px; }
         main { gap: 8px; margin-top: 8px; }
+        .health { gap: 8px; }
+        .column { gap: 8px; }
       }
       engram-status-area { display: block; margin-top: 12px; }
     `,
@@ -168,23 +184,25 @@ export class EngramApp extends LitElement {
       ${this.problem ? html`<div class="problem" role="alert">${this.problem}</div>` : nothing}
       <engram-status-area .lines=${snapshot.status}></engram-status-area>
       <main @engram-edit=${this.startEdit}>
-        <div class="column">
-          <engram-visibility-gauge .visibility=${snapshot.visibility} .isolated=${snapshot.isolated}></engram-visibility-gauge>
-          <engram-topology .selfId=${handle.id} .members=${snapshot.members} .links=${snapshot.links}></engram-topology>
-        </div>
-        <div class="column">
-          <engram-member-table
-            .members=${snapshot.members}
-            .selfId=${handle.id}
-            .clock=${clock}
-            .countedTotal=${snapshot.visibility.total}
-          ></engram-member-table>
-          <engram-heal-progress .status=${snapshot.heal}></engram-heal-progress>
-          <engram-conflict-queue .handle=${handle} .conflicts=${this.conflicts}></engram-conflict-queue>
+        <div class="health">
+          <div class="column">
+            <engram-visibility-gauge .visibility=${snapshot.visibility} .isolated=${snapshot.isolated}></engram-visibility-gauge>
+            <engram-topology .selfId=${handle.id} .members=${snapshot.members} .links=${snapshot.links}></engram-topology>
+          </div>
+          <div class="column">
+            <engram-member-table
+              .members=${snapshot.members}
+              .selfId=${handle.id}
+              .clock=${clock}
+              .countedTotal=${snapshot.visibility.total}
+            ></engram-member-table>
+            <engram-heal-progress .status=${snapshot.heal}></engram-heal-progress>
+          </div>
         </div>
         <div class="column">
           <engram-recall-box .handle=${handle} .revision=${this.recallRevision}></engram-recall-box>
           <engram-remember-form .handle=${handle}></engram-remember-form>
+          <engram-conflict-queue .handle=${handle} .conflicts=${this.conflicts}></engram-conflict-queue>
         </div>
       </main>
     `;

@@ -142,7 +142,7 @@ function usageOf(storage: StorageStatus): string {
   return storage.usageBytes !== undefined && storage.quotaBytes !== undefined ? ` (${formatBytes(storage.usageBytes)} of ${formatBytes(storage.quotaBytes)} used)` : '';
 }
 
-function storageLine(storage: StorageStatus): StatusLine | undefined {
+function storageLine(storage: StorageStatus, alone: boolean): StatusLine | undefined {
   const usage = usageOf(storage);
   switch (storage.state) {
     case 'full':
@@ -155,7 +155,12 @@ function storageLine(storage: StorageStatus): StatusLine | undefined {
       return {
         key: 'storage-lost',
         tone: 'bad',
-        text: `${storage.message ?? 'This tab’s database is gone: nothing is saved any more.'} Recall is refused rather than answered from what this tab still holds in memory; peers still hold what they had, and a reload brings it back.`,
+        text: `${storage.message ?? 'This tab’s database is gone: nothing is saved any more.'} Recall is refused rather than answered from what this tab still holds in memory; ${
+          // A reload brings memories back only from peers; promising that to a tab alone would lie.
+          alone
+            ? 'no other tab of this room is connected, so memories written only here are gone: write down anything you still see before reloading.'
+            : 'peers still hold what they had, and a reload brings it back from them.'
+        }`,
       };
     case 'failed':
       return { key: 'storage-failed', tone: 'bad', text: `Saving to this device failed, so recent writes may not survive a reload.${storage.message ? ` ${storage.message}` : ''}` };
@@ -240,7 +245,7 @@ export function describeStatus(input: StatusInput): StatusLine[] {
     });
   }
   const links = linkLines(input);
-  const storage = input.storage ? storageLine(input.storage) : undefined;
+  const storage = input.storage ? storageLine(input.storage, input.visibility.total <= 1) : undefined;
   lines.push(...links);
   if (storage) lines.push(storage);
   lines.push(...problemLines(input.problems ?? []));
