@@ -12,9 +12,11 @@
  * `remember` in Firefox to the remote 'write' event in each Chromium tab, both on the machine's
  * wall clock), p50/p95 per arrival and per write at its last receiver; and soft-partition heals
  * of 2,000 records, written on the Chromium side and then in Firefox, timed from `faults.heal()`
- * to equal Merkle roots and all 2,000 recalled on the other side. Writes docs/firefox-hidden.json.
+ * to equal Merkle roots and all 2,000 recalled on the other side. Writes docs/firefox-hidden.json
+ * (or --out FILE); --quick measures fewer writes' latency.
  */
 import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/testing/chromium.js';
 import { openNode, startEngramServer } from '../e2e/cluster.js';
@@ -32,8 +34,12 @@ import {
   type FirefoxTab,
   type Tab,
 } from '../e2e/firefox.js';
+import type { FirefoxHiddenReport } from './report.js';
+import { distribution, type Distribution } from './stats.js';
 
-const WRITES = 40;
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string', default: 'docs/firefox-hidden.json' } } });
+/** --quick: fewer latency probes (the heals are the same size: their figures are issue 12's). */
+const WRITES = args.quick === true ? 10 : 40;
 /** Between two measured writes, so each is measured alone rather than batched with the previous. */
 const WRITE_GAP_MS = 250;
 const HEAL_RECORDS = 2_000;
@@ -42,18 +48,9 @@ const TIMER_CHAIN = 5;
 
 const log = (line: string) => process.stderr.write(`[firefox-hidden] ${line}\n`);
 
-interface Latency {
-  readonly p50Ms: number;
-  readonly p95Ms: number;
-  readonly maxMs: number;
-  readonly n: number;
-}
-
-/** Nearest-rank percentiles. */
-function latency(samples: readonly number[]): Latency {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
-  return { p50Ms: at(0.5), p95Ms: at(0.95), maxMs: sorted[sorted.length - 1] as number, n: sorted.length };
+/** Nearest-rank percentiles, labelled at their n (bench/stats.ts). */
+function latency(samples: readonly number[]): Distribution {
+  return distribution(samples);
 }
 
 async function pageState(tab: FirefoxTab) {
@@ -154,7 +151,7 @@ async function main(): Promise<void> {
     if (visibleState.visibilityState !== 'visible') throw new Error(`the first Firefox tab should start visible, it is ${visibleState.visibilityState}`);
     log(`Firefox tab visible; ${TIMER_CHAIN} chained setTimeout(0): ${visibleState.timerChainMs} ms`);
     const visibleLatency = await measureLatency(firefox, chromiumTabs, 'visible');
-    log(`visible: write→arrival p50 ${visibleLatency.perArrival.p50Ms} ms, p95 ${visibleLatency.perArrival.p95Ms} ms`);
+    log(`visible: write→arrival ${visibleLatency.perArrival.p50.label} ${visibleLatency.perArrival.p50.value} ms, ${visibleLatency.perArrival.p95.label} ${visibleLatency.perArrival.p95.value} ms`);
     const visibleHeal = await measureHeals(firefox, chromiumTabs, 'visible');
 
     // Hidden as a person hides it: another tab in the same window, in front.
@@ -166,23 +163,25 @@ async function main(): Promise<void> {
     if (hiddenState.visibilityState !== 'hidden' || !hiddenState.hidden) throw new Error(`the Firefox tab is not hidden: ${JSON.stringify(hiddenState)}`);
     log(`Firefox tab hidden; ${TIMER_CHAIN} chained setTimeout(0): ${hiddenState.timerChainMs} ms`);
     const hiddenLatency = await measureLatency(firefox, chromiumTabs, 'hidden');
-    log(`hidden: write→arrival p50 ${hiddenLatency.perArrival.p50Ms} ms, p95 ${hiddenLatency.perArrival.p95Ms} ms`);
+    log(`hidden: write→arrival ${hiddenLatency.perArrival.p50.label} ${hiddenLatency.perArrival.p50.value} ms, ${hiddenLatency.perArrival.p95.label} ${hiddenLatency.perArrival.p95.value} ms`);
     const hiddenHeal = await measureHeals(firefox, chromiumTabs, 'hidden');
     const stillHidden = await firefox.evaluate(() => document.visibilityState, undefined);
     if (stillHidden !== 'hidden') throw new Error(`the Firefox tab became ${stillHidden} during the measurement`);
 
-    const result = {
+    const result: FirefoxHiddenReport = {
+      schema: 2,
       measuredAt: new Date().toISOString(),
       firefox: firefoxVersion,
       chromium: chromiumVersion,
       setup: '2 visible Chromium tabs (Playwright launch) + 1 Firefox ESR tab (puppeteer-core over WebDriver BiDi), one room with a secret, one machine, soft partitions',
       writes: WRITES,
       writeGapMs: WRITE_GAP_MS,
+      timerChain: TIMER_CHAIN,
       visible: { page: visibleState, latency: visibleLatency, heal: visibleHeal },
       hidden: { page: hiddenState, latency: hiddenLatency, heal: hiddenHeal },
     };
-    writeFileSync('docs/firefox-hidden.json', `${JSON.stringify(result, null, 2)}\n`);
-    log('wrote docs/firefox-hidden.json');
+    writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`);
+    log(`wrote ${args.out}`);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await firefoxBrowser.close();

@@ -23,6 +23,9 @@ import { parseArgs } from 'node:util';
 import type { Page } from '@playwright/test';
 import { startServer } from '../signaling/server.js';
 import { arrivalTimes, HiddenTabsBrowser, measureThrottling, watchArrivals, writeIn } from '../src/testing/hidden-tabs.js';
+import { installProbe } from './probe.js';
+import type { HiddenTabsReport, HiddenTabsSetting } from './report.js';
+import { distribution, MISSED, type Figure } from './stats.js';
 
 const TABS = 5;
 const WRITE_EVERY_MS = 1_000;
@@ -47,14 +50,9 @@ async function waitFor(page: Page, expression: string, timeoutMs: number): Promi
   return null;
 }
 
-function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 10) / 10;
-}
-
 const stateOf = (id: string) => `(window.engram.members().find((m) => m.id === ${JSON.stringify(id)}) || {}).state`;
 
-async function runSetting(url: string, allVisible: boolean): Promise<Record<string, unknown>> {
+async function runSetting(url: string, allVisible: boolean): Promise<HiddenTabsSetting> {
   const browser = await HiddenTabsBrowser.open({ url, tabs: TABS, allVisible });
   try {
     const pages = browser.tabs.map((tab) => tab.page);
@@ -68,6 +66,7 @@ async function runSetting(url: string, allVisible: boolean): Promise<Record<stri
         throw new Error('the mesh did not form');
       }
       await watchArrivals(page);
+      await installProbe(page);
     }
     await sleep(2_000);
 
@@ -76,8 +75,8 @@ async function runSetting(url: string, allVisible: boolean): Promise<Record<stri
     const raisedBefore = await Promise.all(pages.map((page) => evaluate<number>(page, 'window.engram.stats().swim.suspicionsRaised || 0')));
     const gracesBefore = await Promise.all(pages.map((page) => evaluate<number>(page, 'window.engram.stats().swim.lateProbeGraces || 0')));
     const sinceByPage = await Promise.all(pages.map((page) => evaluate<number>(page, 'performance.now()')));
-    const latencies: number[] = [];
-    let missing = 0;
+    // A write not arrived at a tab by the time it is looked for is a miss (+∞), not left out.
+    const latencies: (number | null)[] = [];
     const endMs = Date.now() + minutes * 60_000;
     let n = 0;
     while (Date.now() < endMs) {
@@ -87,15 +86,14 @@ async function runSetting(url: string, allVisible: boolean): Promise<Record<stri
       for (const [index, page] of pages.entries()) {
         if (index === writerIndex) continue;
         const [arrived] = await arrivalTimes(page, [id]);
-        if (arrived === undefined) missing++;
-        else latencies.push(arrived - issuedAtMs);
+        latencies.push(arrived === undefined ? null : arrived - issuedAtMs);
       }
     }
-    const falseSuspicions = await Promise.all(pages.map((page, i) => evaluate<number>(page, `window.engram.suspicionsSince(${sinceByPage[i]})`)));
+    // Nothing fails in this window, so every alive → suspect/dead change a tab saw is a false one.
+    const aliveToDown = await Promise.all(pages.map((page, i) => evaluate<number>(page, `window.engramBench.aliveToDownSince(${sinceByPage[i]})`)));
     const failedProbes = await Promise.all(pages.map(async (page, i) => (await evaluate<number>(page, 'window.engram.stats().swim.failedProbes || 0')) - probesBefore[i]!));
     const raised = await Promise.all(pages.map(async (page, i) => (await evaluate<number>(page, 'window.engram.stats().swim.suspicionsRaised || 0')) - raisedBefore[i]!));
     const lateProbeGraces = await Promise.all(pages.map(async (page, i) => (await evaluate<number>(page, 'window.engram.stats().swim.lateProbeGraces || 0')) - gracesBefore[i]!));
-    latencies.sort((a, b) => a - b);
 
     // ---- freeze a hidden tab, write elsewhere, resume
     const frozenIndex = 3;
@@ -134,7 +132,11 @@ async function runSetting(url: string, allVisible: boolean): Promise<Record<stri
     const deadAfterMs = await Promise.all(
       pages.map((page, i) => (i === victimIndex ? Promise.resolve(undefined) : waitFor(page, `${stateOf(victimId)} === 'dead'`, 20_000).then((ms) => (ms === null ? null : Date.now() - crashedAtMs)))),
     );
-    const observers = deadAfterMs.flatMap((ms, i) => (i === victimIndex ? [] : [{ tab: i, hidden: browser.tabs[i]!.hidden, deadAfterMs: ms }]));
+    const observers = deadAfterMs.flatMap((ms, i) => (i === victimIndex || ms === undefined ? [] : [{ tab: i, hidden: browser.tabs[i]!.hidden, deadAfterMs: ms }]));
+    const hiddenObservers = observers.filter((o) => o.hidden);
+    // The slowest hidden observer; one that never declared it dead makes it a miss.
+    const hiddenObserversDeadMaxMs: Figure | null =
+      hiddenObservers.length === 0 ? null : hiddenObservers.some((o) => o.deadAfterMs === null) ? MISSED : Math.max(...hiddenObservers.map((o) => o.deadAfterMs ?? 0));
 
     return {
       setting: setting.map((t, i) => ({ tab: i, visibilityState: t.visibilityState, timerChain3x10Ms: Math.round(t.timerChainMs) })),
@@ -145,11 +147,12 @@ async function runSetting(url: string, allVisible: boolean): Promise<Record<stri
         // found its target alive); each is then seen by every tab, counted below per tab.
         falseSuspicions: raised.reduce((a, b) => a + b, 0),
         falseSuspicionsRaisedByTab: raised,
-        suspicionsSeenByTab: falseSuspicions,
+        aliveToDownSeenByTab: aliveToDown,
         failedProbesByTab: failedProbes,
         // Probe ticks that fired more than a probe timeout late (the tab's own thread held up).
         lateProbeGracesByTab: lateProbeGraces,
-        hiddenWriteLatencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), max: percentile(latencies, 1), n: latencies.length, notArrivedWithin1s: missing },
+        hiddenWriteLatency: distribution(latencies),
+        arrivalWaitMs: WRITE_EVERY_MS,
       },
       frozen: {
         shownSleepingAfterMs: sleepingAfterMs,
@@ -158,9 +161,7 @@ async function runSetting(url: string, allVisible: boolean): Promise<Record<stri
       },
       crashed: {
         observers,
-        hiddenObserversDeadMaxMs: observers.some((o) => o.hidden)
-          ? observers.filter((o) => o.hidden).reduce<number | null>((worst, o) => (worst === null || o.deadAfterMs === null || o.deadAfterMs === undefined ? null : Math.max(worst, o.deadAfterMs)), 0)
-          : null,
+        hiddenObserversDeadMaxMs,
       },
     };
   } finally {
@@ -175,7 +176,8 @@ try {
   console.log('1 visible + 4 hidden:', JSON.stringify(hidden, null, 2));
   const visible = await runSetting(`${server.url}?room=bench-visible-${Date.now()}`, true);
   console.log('5 visible:', JSON.stringify(visible, null, 2));
-  const report = {
+  const report: HiddenTabsReport = {
+    schema: 2,
     what: 'bench/hidden-tabs.ts: 1 visible + 4 hidden throttled Chromium tabs vs 5 visible tabs, same run',
     startedAt,
     minutesPerSetting: minutes,

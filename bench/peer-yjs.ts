@@ -23,6 +23,7 @@ import { BrowserCluster } from '../e2e/harness/cluster-harness.js';
 import { sendText, serveStatic } from '../signaling/static-files.js';
 import { YJS_PAGE_DIR } from './yjs/vite.config.js';
 import type { YjsBench } from './yjs/main.js';
+import { repeated, type Repeated } from './stats.js';
 
 export interface PeerOptions {
   /** Updates written during each cut, shared evenly by the nodes (as in our heal measurement). */
@@ -31,6 +32,8 @@ export interface PeerOptions {
   readonly shortCutMs: number;
   /** How long the long cut lasts; 0 skips it. */
   readonly longCutMs: number;
+  /** Each cut is measured this many times (short and long interleaved), each from a fresh room. */
+  readonly repetitions: number;
   /** How long to wait for convergence after a heal before calling it never healed. */
   readonly healTimeoutMs?: number;
   readonly log: (line: string) => void;
@@ -53,20 +56,27 @@ export interface PeerCut {
   readonly sizesAtEnd: readonly number[];
 }
 
+/** One cut length, measured `repetitions` times: every run, and the median with min and max. */
+export interface PeerCutSeries {
+  readonly askedMs: number;
+  readonly runs: readonly PeerCut[];
+  /** A run that never healed within healTimeoutMs counts as +∞ ('missed'). */
+  readonly ms: Repeated;
+  readonly cutLastedMs: Repeated;
+}
+
 export interface PeerResult {
   readonly name: 'Yjs + y-webrtc';
   readonly versions: { readonly yjs: string; readonly 'y-webrtc': string };
   /** Entries written during each cut, all nodes together. */
   readonly updates: number;
   readonly entriesPerTransaction: number;
-  readonly healMs: number | null;
-  /** Null when the long cut did not heal within healTimeoutMs, or was not run (longCut null). */
-  readonly longCutHealMs: number | null;
-  readonly cutLastedMs: number;
-  readonly longCutLastedMs: number | null;
   readonly healTimeoutMs: number;
-  readonly shortCut: PeerCut;
-  readonly longCut: PeerCut | null;
+  readonly pollIntervalMs: number;
+  readonly repetitions: number;
+  readonly short: PeerCutSeries;
+  /** Null when no long cut was asked for. */
+  readonly long: PeerCutSeries | null;
 }
 
 export type PeerBenchErrorCode = 'needs-hard-partitions' | 'server-failed' | 'peers-not-connected';
@@ -107,21 +117,30 @@ export async function measurePeer(cluster: BrowserCluster, options: PeerOptions)
       await openRoom(pages, `${pageUrl}?signaling=${encodeURIComponent(signalingUrl)}&room=yjs-bench-${runId}-${label}`);
       return measureCut(cluster, pages, { perNode, cutMs, label, healTimeoutMs, log: options.log });
     };
-    const shortCut = await cutOnce(options.shortCutMs, 'short');
-    // A fresh room (so a fresh Y.Doc in every tab): the long cut starts from empty maps, as the short one did.
-    const longCut = options.longCutMs > 0 ? await cutOnce(options.longCutMs, 'long') : null;
+    // Each run in a fresh room (so a fresh Y.Doc in every tab): every cut starts from empty maps.
+    // Short and long interleaved, as for ours.
+    const shortRuns: PeerCut[] = [];
+    const longRuns: PeerCut[] = [];
+    for (let repetition = 1; repetition <= options.repetitions; repetition++) {
+      shortRuns.push(await cutOnce(options.shortCutMs, `short${repetition}`));
+      if (options.longCutMs > 0) longRuns.push(await cutOnce(options.longCutMs, `long${repetition}`));
+    }
+    const series = (askedMs: number, runs: readonly PeerCut[]): PeerCutSeries => ({
+      askedMs,
+      runs,
+      ms: repeated(runs.map((run) => run.healMs)),
+      cutLastedMs: repeated(runs.map((run) => run.cutLastedMs)),
+    });
     return {
       name: 'Yjs + y-webrtc',
       versions: { yjs: packageVersion('yjs'), 'y-webrtc': packageVersion('y-webrtc') },
       updates: perNode * pages.length,
       entriesPerTransaction: ENTRIES_PER_TRANSACTION,
-      healMs: shortCut.healMs,
-      longCutHealMs: longCut?.healMs ?? null,
-      cutLastedMs: shortCut.cutLastedMs,
-      longCutLastedMs: longCut?.cutLastedMs ?? null,
       healTimeoutMs,
-      shortCut,
-      longCut,
+      pollIntervalMs: POLL_INTERVAL_MS,
+      repetitions: options.repetitions,
+      short: series(options.shortCutMs, shortRuns),
+      long: options.longCutMs > 0 ? series(options.longCutMs, longRuns) : null,
     };
   } finally {
     // The tabs still hold keep-alive connections to it: close those too, or close() waits on them.
@@ -294,6 +313,7 @@ async function main(): Promise<void> {
       updates: values.updates ? Number(values.updates) : quick ? 1_000 : 10_000,
       shortCutMs: 3_000,
       longCutMs: values['long-cut-ms'] ? Number(values['long-cut-ms']) : quick ? 0 : 30_000,
+      repetitions: quick ? 1 : 3,
       log,
     });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -59,9 +59,6 @@ export class PageHandle implements EngramHandle {
   private readonly servingHeals = new Map<number, HealProgress>();
   private lastHeal: HealReport | undefined;
   private signalingUp = false;
-  private readonly healTotals = { sessions: 0, recordsSent: 0, recordsReceived: 0, bytesSent: 0, bytesReceived: 0 };
-  /** Times (performance.now) at which a member went from alive to suspect or dead, for false-suspicion counts. */
-  private readonly suspicionTimes: number[] = [];
   private closing: Promise<void> | undefined;
   /** Recent background failures, oldest first, one entry per source and message. */
   private problemLog: BackgroundProblem[] = [];
@@ -96,15 +93,7 @@ export class PageHandle implements EngramHandle {
       else if (progress.phase !== 'opening') this.activeHeal = progress;
       this.emit({ kind: 'heal-progress', detail: progress });
     });
-    node.on('membership', ({ member, previous }) => {
-      if (previous?.state === 'alive' && (member.state === 'suspect' || member.state === 'dead')) this.suspicionTimes.push(performance.now());
-    });
     node.on('heal', (report) => {
-      this.healTotals.sessions += 1;
-      this.healTotals.recordsSent += report.recordsSent;
-      this.healTotals.recordsReceived += report.recordsReceived;
-      this.healTotals.bytesSent += report.bytesSent;
-      this.healTotals.bytesReceived += report.bytesReceived;
       if (this.activeHeal?.session === report.session) this.activeHeal = undefined;
       this.servingHeals.delete(report.session);
       if (report.outcome !== 'busy' && report.outcome !== 'equal') this.lastHeal = report;
@@ -240,7 +229,11 @@ export class PageHandle implements EngramHandle {
     return this.node.gists();
   }
 
-  /** Counters for benchmarks: node messages and bytes, transport traffic, soft-fault drops. */
+  /**
+   * The node's own counters: messages and bytes by type, transport traffic, soft-fault drops, SWIM
+   * probes. Diagnostics (the testing harness's traffic matrix reads them); the benchmark's own
+   * counters are installed by the bench (bench/probe.ts), not carried here.
+   */
   stats(): { node: ReturnType<EngramNode['stats']>; transport: ReturnType<WebRtcTransport['stats']>; faults: ReturnType<FaultTransport['stats']>; swim: Readonly<Record<string, number>> } {
     return { node: this.node.stats(), transport: this.transport.stats(), faults: this.faultTransport.stats(), swim: this.node.swimStats() };
   }
@@ -258,21 +251,6 @@ export class PageHandle implements EngramHandle {
   /** [id, digest] of every record: compares replicas without shipping their records out of the page. */
   digests(): [MemoryId, string][] {
     return this.node.recordDigests();
-  }
-
-  /** Totals over every heal session this node took part in (both roles), for benchmarks. */
-  healTotalsSoFar(): Readonly<typeof this.healTotals> {
-    return { ...this.healTotals };
-  }
-
-  /** How many times a member went from alive to suspect or dead since `sinceMs` (performance.now). */
-  suspicionsSince(sinceMs: number): number {
-    return this.suspicionTimes.filter((at) => at >= sinceMs).length;
-  }
-
-  /** Histogram of link-header clock bytes per sent message, as [bytes, messages] pairs. */
-  clockBytesHistogram(): [number, number][] {
-    return [...this.node.stats().clockBytes.entries()];
   }
 
   /** One kind of event, with its detail typed; returns unsubscribe. `subscribe` hears every kind. */
