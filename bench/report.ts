@@ -380,10 +380,10 @@ function numericLeaves(value: unknown, path: string): [string, number | boolean]
 /** How long each section took, from the JSON: the total full-bench time is the sum. */
 function timeSection(inputs: ReportInputs): string {
   const entries: [string, number | undefined][] = [
-    ['mesh', inputs.mesh?.run.durationMs],
-    ['hidden-tabs', inputs.hiddenTabs?.benchRun?.durationMs],
-    ['firefox-hidden', inputs.firefoxHidden?.benchRun?.durationMs],
-    ...Object.entries(inputs.others ?? {}).map(([name, json]) => [name, ((json as { benchRun?: SectionRun } | null)?.benchRun)?.durationMs] as [string, number | undefined]),
+    ...(inputs.mesh ? [['mesh', inputs.mesh.run.durationMs] as [string, number]] : []),
+    ...(inputs.hiddenTabs ? [['hidden-tabs', inputs.hiddenTabs.benchRun?.durationMs] as [string, number | undefined]] : []),
+    ...(inputs.firefoxHidden ? [['firefox-hidden', inputs.firefoxHidden.benchRun?.durationMs] as [string, number | undefined]] : []),
+    ...Object.entries(inputs.others ?? {}).map(([name, json]) => [name, (json as { benchRun?: SectionRun } | null)?.benchRun?.durationMs] as [string, number | undefined]),
   ];
   const known = entries.filter((entry): entry is [string, number] => entry[1] !== undefined);
   const total = known.reduce((sum, [, ms]) => sum + ms, 0);
