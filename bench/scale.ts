@@ -30,6 +30,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from '@playwright/test';
 import { startServer } from '../signaling/server.js';
+import { installProbe } from './probe.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/testing/chromium.js';
 
 const { values } = parseArgs({
@@ -38,9 +39,11 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'docs/scale.json' },
     queries: { type: 'string', default: '60' },
     'no-build': { type: 'boolean', default: false },
+    // npm run bench -- --quick passes it: one small store, to check the section runs.
+    quick: { type: 'boolean', default: false },
   },
 });
-const sizes = values.sizes.split(',').map(Number);
+const sizes = (values.quick ? '10000' : values.sizes).split(',').map(Number);
 if (sizes.some((n) => !(Number.isInteger(n) && n > 0))) throw new RangeError(`--sizes must be positive integers, got ${values.sizes}`);
 const QUERIES = Number(values.queries);
 const WRITERS = 5;
@@ -249,25 +252,27 @@ async function measureSize(baseUrl: string, n: number): Promise<Record<string, u
     // ---- catch-up of an empty second tab
     const rootA = await evaluate<string>(a, 'window.engram.merkleRoot()');
     const linksBeforeA = await evaluate<LinkInfo[]>(a, 'window.engram.links()');
-    const healBeforeA = await evaluate<{ recordsSent: number }>(a, 'window.engram.healTotalsSoFar()');
+    // Counting from here (bench/probe.ts): the heals of the catch-up only.
+    await installProbe(a);
     await a.evaluate("sessionStorage.removeItem('scaleProbe')");
     const b = await context.newPage();
     await b.goto(url);
     if ((await waitFor(b, "document.documentElement.dataset.engramReady === 'true'", 30_000, 5)) === null) throw new Error('the second tab did not start');
     const bReadyAt = Date.now();
+    await installProbe(b);
     const bReadyPerf = await evaluate<number>(b, 'performance.now()');
     const caught = await waitFor(b, `window.engram.merkleRoot().then((root) => root === ${JSON.stringify(rootA)})`, CATCH_UP_TIMEOUT_MS, 25);
     const catchUpMs = caught === null ? null : Date.now() - bReadyAt;
     await sleep(500);
     const linksA = await evaluate<LinkInfo[]>(a, 'window.engram.links()');
     const linksB = await evaluate<LinkInfo[]>(b, 'window.engram.links()');
-    const healA = await evaluate<{ recordsSent: number }>(a, 'window.engram.healTotalsSoFar()');
-    const healB = await evaluate<{ recordsReceived: number; sessions: number }>(b, 'window.engram.healTotalsSoFar()');
+    const healA = await evaluate<{ recordsSent: number }>(a, 'window.engramBench.healTotals()');
+    const healB = await evaluate<{ recordsReceived: number; sessions: number }>(b, 'window.engramBench.healTotals()');
     const before = new Map(linksBeforeA.map((link) => [link.peer, link.reconnects]));
     const reconnections = linksA.reduce((sum, link) => sum + link.reconnects - (before.get(link.peer) ?? 0), 0) + linksB.reduce((sum, link) => sum + link.reconnects, 0);
     const tasksB = await evaluate<{ start: number; ms: number }[]>(b, 'window.__longTasks');
     const catchUpLongestTaskMs = Math.round(Math.max(0, ...tasksB.filter((task) => task.start >= bReadyPerf).map((task) => task.ms)));
-    const shipped = healA.recordsSent - healBeforeA.recordsSent;
+    const shipped = healA.recordsSent;
     const catchUp = { ms: catchUpMs, reconnections, shipped, divergent: n, received: healB.recordsReceived, sessions: healB.sessions, secondTabLongestTaskMs: catchUpLongestTaskMs };
     log(`n=${n}: catch-up ${JSON.stringify(catchUp)}`);
 

@@ -23,7 +23,7 @@ function harness(maxRecords = 100) {
   const queue = new GroupCommit({
     record: (id) => installed.get(id),
     counter: () => counter,
-    commit: async (records, next) => {
+    commit: async (records, _removed, next) => {
       await Promise.resolve();
       if (failNext) {
         const error = failNext;
@@ -32,7 +32,7 @@ function harness(maxRecords = 100) {
       }
       commits.push({ records: records.map((r) => `${r.id}=${r.siblings[0]!.content}`), counter: next });
     },
-    install: (records, next) => {
+    install: (records, _removed, next) => {
       counter = next;
       for (const r of records) installed.set(r.id, r);
     },

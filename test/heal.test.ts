@@ -26,6 +26,9 @@ function unansweredHealer() {
       return 1;
     },
     apply: async () => [],
+    frontier: () => ({}),
+    learnFrontier: () => undefined,
+    shipOrDrop: (ids) => [...ids],
     generationLogs: () => [],
     learnGenerations: () => undefined,
     generationEntry: () => undefined,
@@ -85,6 +88,9 @@ function replicas(contents: Record<string, MemoryRecord[]>, config: Partial<Engr
         }
         return [];
       },
+      frontier: () => ({}),
+      learnFrontier: () => undefined,
+      shipOrDrop: (ids) => [...ids],
       generationLogs: () => [],
       learnGenerations: () => undefined,
       generationEntry: () => undefined,

@@ -226,6 +226,33 @@ describe('Merkle root laws', () => {
     );
   });
 
+  it('shrinks its tables when most keys are removed (a store that forgot most of its memories) and stays exactly the tree of the keys left', () => {
+    fc.assert(
+      fc.property(shapes, fc.integer({ min: 100, max: 1_500 }), fc.double({ min: 0.5, max: 1, noNaN: true }), (shape, count, share) => {
+        const tree = new MerkleTree(shape);
+        const kept = new Map<MemoryId, Uint8Array>();
+        for (let i = 0; i < count; i++) tree.set(`k${i}`, digestOfText(`v${i}`));
+        for (let i = 0; i < count; i++) {
+          if (i / count < share) tree.set(`k${i}`, undefined);
+          else kept.set(`k${i}`, digestOfText(`v${i}`));
+        }
+        // Still a working tree after the renumbering: updates, removals and inserts land where they should.
+        for (const id of [...kept.keys()].slice(0, 5)) {
+          tree.set(id, digestOfText(`${id} again`));
+          kept.set(id, digestOfText(`${id} again`));
+        }
+        tree.set('late', digestOfText('late'));
+        kept.set('late', digestOfText('late'));
+        const rebuilt = buildTree(kept, shape);
+        expect(tree.rootHex()).toBe(rebuilt.rootHex());
+        expect(tree.size).toBe(kept.size);
+        expectSameNodes(tree, rebuilt, [...kept.keys()]);
+        for (const [id, digest] of kept) expect(tree.digestOf(id)).toEqual(digest);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('does not depend on insertion order', () => {
     fc.assert(
       fc.property(

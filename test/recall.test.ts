@@ -167,6 +167,34 @@ describe('the recall index', () => {
     );
   });
 
+  it('still returns exactly what the scan returns after most memories were forgotten and the index renumbered what is left', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 70, max: 400 }), fc.double({ min: 0.6, max: 1, noNaN: true }), fc.array(query, { minLength: 1, maxLength: 4 }), (count, share, queries) => {
+        const store = new Map<string, MemoryRecord>();
+        const index = new RecallIndex();
+        const inConflict = () => false;
+        const words = ['tomato', 'to', 'Berlin', 'trip', 'n1', 'n12', 'garden'];
+        for (let i = 0; i < count; i++) {
+          const record: MemoryRecord = { id: `m${i}`, siblings: [{ ...toVersion({ content: `${words[i % 7]} ${words[(i * 3) % 7]} n${i % 40}`, tags: i % 2 ? ['garden'] : ['food'], confidence: 0.5, writtenAt: 1.7e12 + i, writer: 'a', counter: i + 1, deleted: false }) }] };
+          store.set(record.id, record);
+          index.set(record);
+        }
+        for (let i = 0; i < count * share; i++) {
+          const record = store.get(`m${i}`) as MemoryRecord;
+          index.set({ id: record.id, siblings: [{ ...(record.siblings[0] as Version), deleted: true, dot: { node: 'b', counter: i + 1 } }] });
+          store.delete(record.id);
+        }
+        // A memory written after the renumbering lands in the renumbered index like any other.
+        const late: MemoryRecord = { id: 'late', siblings: [toVersion({ content: 'tomato late', tags: ['garden'], confidence: 1, writtenAt: 1.8e12, writer: 'c', counter: 1, deleted: false })] };
+        index.set(late);
+        store.set(late.id, late);
+        for (const q of queries) expect(index.recall(q, visibility, inConflict)).toEqual(recall(store.values(), q, visibility, inConflict));
+        expect(index.size).toBe(store.size);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('finds a word inside a longer token and in a tag, ignoring case, and only live memories', () => {
     const index = new RecallIndex();
     const at = (id: string, content: string, tags: string[], deleted = false): MemoryRecord => ({

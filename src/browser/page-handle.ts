@@ -170,6 +170,20 @@ export class PageHandle implements EngramHandle {
     await this.node.forget(id);
   }
 
+  /**
+   * Forgotten memories this tab still holds as tombstones, and how many it has deleted for good:
+   * a tombstone is collected once it is older than the horizon (a day by default) and every
+   * version it wrote over would be recognised if it came back (core/frontier.ts).
+   */
+  forgetting(): { tombstones: number; collected: number; horizonMs: number } {
+    return { tombstones: this.node.tombstones, collected: this.node.stats().tombstonesCollected, horizonMs: this.node.config.tombstoneHorizonMs };
+  }
+
+  /** Collects what may be collected now rather than at the next sweep (once a minute); resolves with how many were deleted. */
+  collectForgotten(): Promise<number> {
+    return this.node.collectTombstones();
+  }
+
   members(): Member[] {
     return this.node.members();
   }

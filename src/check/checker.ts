@@ -1,7 +1,8 @@
 /**
  * Judges a history against the replicas after a heal, in the spirit of Jepsen's set-full:
  * nothing acknowledged may be missing anywhere (present, or superseded by a version that
- * causally includes it), a forgotten memory must not come back unless someone wrote it again
+ * causally includes it, or gone with its whole record after an acknowledged forget that had seen
+ * it: a collected tombstone, core/frontier.ts), a forgotten memory must not come back unless someone wrote it again
  * concurrently (then it is a conflict to review, not a silent resurrection), all replicas must
  * hold the same records, and every true conflict must be in every replica's review queue.
  *
@@ -38,7 +39,7 @@ import { recordDigest, toHex } from '../core/digest.js';
 import { conflictOf, mergeRecords, shownVersion } from '../core/merge.js';
 import type { EngramNode } from '../core/node.js';
 import type { RecallQuery } from '../core/recall.js';
-import type { Dot, MemoryId, MemoryRecord, NodeId } from '../core/types.js';
+import type { Dot, MemoryId, MemoryRecord, NodeId, VersionVector } from '../core/types.js';
 import { covers, dotKey } from '../core/vector-clock.js';
 import type { FaultEvent, History, Operation, RecallOperation } from './history.js';
 
@@ -142,10 +143,25 @@ export function checkReplicasAfterHeal(history: History, replicas: readonly Repl
   const byId = replicas.map((replica) => new Map(replica.records.map((record) => [record.id, record])));
   const lost: LostWrite[] = [];
   let lostEverywhere = 0;
+  // What each memory's acknowledged forgets had seen: a record gone altogether is fine if one of them saw the write.
+  const forgetsSeen = new Map<MemoryId, VersionVector[]>();
+  for (const operation of acknowledged) {
+    if (operation.kind !== 'forget' || !operation.context) continue;
+    const seen = { ...operation.context, [(operation.dot as Dot).node]: (operation.dot as Dot).counter };
+    forgetsSeen.set(operation.ackedId as MemoryId, [...(forgetsSeen.get(operation.ackedId as MemoryId) ?? []), seen]);
+  }
+  const collected = (id: MemoryId, dot: Dot) => (forgetsSeen.get(id) ?? []).some((seen) => covers(seen, dot));
   for (const operation of acknowledged) {
     const id = operation.ackedId as MemoryId;
     const dot = operation.dot as Dot;
-    const missingOn = replicas.filter((_, i) => !holds(byId[i]?.get(id), dot)).map((replica) => replica.id);
+    const missingOn = replicas
+      .filter((_, i) => {
+        const record = byId[i]?.get(id);
+        // Seen by an acknowledged forget: superseded, whether the tombstone is still held, was
+        // collected, or the memory was written again afresh since (an edit of a collected memory).
+        return !holds(record, dot) && !collected(id, dot);
+      })
+      .map((replica) => replica.id);
     if (missingOn.length > 0) {
       lost.push({ id, dot: dotKey(dot), writtenOn: operation.node, missingOn });
       if (missingOn.length === replicas.length) lostEverywhere++;

@@ -63,6 +63,17 @@ export interface EngramConfig {
   conflictConfidenceMargin: number;
   /** Time between two runs of local consolidation. */
   consolidationIntervalMs: number;
+
+  // ---- Forgetting (frontier.ts, tombstone-collector.ts) ----
+  /**
+   * A tombstone is kept at least this long (by its hybrid timestamp), and only versions older
+   * than this are ever refused or dropped as obsolete on a peer's word: the horizon.
+   */
+  tombstoneHorizonMs: number;
+  /** Time between two sweeps for collectable tombstones. */
+  tombstoneSweepMs: number;
+  /** Most records one sweep deletes (one commit). */
+  tombstoneSweepMax: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<EngramConfig> = Object.freeze({
@@ -93,6 +104,10 @@ export const DEFAULT_CONFIG: Readonly<EngramConfig> = Object.freeze({
   visibilityPenaltyFloor: 0.25, // Seeing only yourself still leaves a quarter of the stated confidence.
   conflictConfidenceMargin: 0.1, // Siblings further apart than 0.1 in confidence are resolved by confidence.
   consolidationIntervalMs: 5_000, // Gists refresh every 5 s; cheap, deterministic, runs in partitions too.
+
+  tombstoneHorizonMs: 24 * 3_600_000, // A day: a forget stays visible as one that long, and a member's word can drop only writes older than a day (frontier.ts).
+  tombstoneSweepMs: 60_000, // Once a minute: forgotten memories cost a little space until then, nothing else.
+  tombstoneSweepMax: 4_096, // One commit of ~4K deletions: a few ms, not a long task.
 });
 
 export function resolveConfig(overrides: Partial<EngramConfig> = {}): EngramConfig {

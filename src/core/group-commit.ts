@@ -27,6 +27,8 @@ import type { MemoryId, MemoryRecord } from './types.js';
 export interface Stage {
   record(id: MemoryId): MemoryRecord | undefined;
   put(record: MemoryRecord): void;
+  /** Deletes a record (a collected tombstone, an obsolete record: frontier.ts). */
+  remove(id: MemoryId): void;
   counter: number;
 }
 
@@ -41,10 +43,10 @@ export interface Change<T> {
 export interface GroupCommitOptions {
   record(id: MemoryId): MemoryRecord | undefined;
   counter(): number;
-  /** Durably commits a round: its records and the dot counter after it. Rejects if nothing was committed. */
-  commit(records: readonly MemoryRecord[], counter: number): Promise<void>;
-  /** Makes a committed round visible in memory (records, counter). */
-  install(records: readonly MemoryRecord[], counter: number): void;
+  /** Durably commits a round: its records, the ids it deleted and the dot counter after it. Rejects if nothing was committed. */
+  commit(records: readonly MemoryRecord[], removed: readonly MemoryId[], counter: number): Promise<void>;
+  /** Makes a committed round visible in memory (records, deletions, counter). */
+  install(records: readonly MemoryRecord[], removed: readonly MemoryId[], counter: number): void;
   /** A round stops taking changes once it holds this many records (the next round takes the rest). */
   readonly maxRecords: number;
   /** An `after` threw. The change is durable and still resolves; the queue goes on. */
@@ -106,20 +108,23 @@ export class GroupCommit {
   }
 
   private async round(): Promise<void> {
-    const staged = new Map<MemoryId, MemoryRecord>();
+    // null: deleted in this round.
+    const staged = new Map<MemoryId, MemoryRecord | null>();
     const stage: Stage = {
-      record: (id) => staged.get(id) ?? this.options.record(id),
+      record: (id) => (staged.has(id) ? (staged.get(id) ?? undefined) : this.options.record(id)),
       put: (record) => void staged.set(record.id, record),
+      remove: (id) => void staged.set(id, null),
       counter: this.options.counter(),
     };
     const planned: { pending: Pending; result: unknown }[] = [];
     while (this.waiting.length > 0 && staged.size < this.options.maxRecords) {
       const pending = this.waiting.shift() as Pending;
       // A throwing plan must leave no trace: plan against a scratch overlay, keep it only on success.
-      const scratch = new Map<MemoryId, MemoryRecord>();
+      const scratch = new Map<MemoryId, MemoryRecord | null>();
       const trial: Stage = {
-        record: (id) => scratch.get(id) ?? stage.record(id),
+        record: (id) => (scratch.has(id) ? (scratch.get(id) ?? undefined) : stage.record(id)),
         put: (record) => void scratch.set(record.id, record),
+        remove: (id) => void scratch.set(id, null),
         counter: stage.counter,
       };
       let result: unknown;
@@ -129,15 +134,20 @@ export class GroupCommit {
         pending.reject(error);
         continue;
       }
-      for (const record of scratch.values()) stage.put(record);
+      for (const [id, record] of scratch) staged.set(id, record);
       stage.counter = trial.counter;
       planned.push({ pending, result });
     }
     if (planned.length === 0) return;
-    const records = [...staged.values()];
-    if (records.length > 0 || planned.some(({ pending }) => pending.change.persist === true)) {
+    const records: MemoryRecord[] = [];
+    const removed: MemoryId[] = [];
+    for (const [id, record] of staged) {
+      if (record) records.push(record);
+      else if (this.options.record(id) !== undefined) removed.push(id);
+    }
+    if (records.length > 0 || removed.length > 0 || planned.some(({ pending }) => pending.change.persist === true)) {
       try {
-        await this.options.commit(records, stage.counter);
+        await this.options.commit(records, removed, stage.counter);
       } catch (error) {
         for (const { pending } of planned) pending.reject(error);
         return;
@@ -146,7 +156,7 @@ export class GroupCommit {
     this.rounds += 1;
     this.changes += planned.length;
     this.records += records.length;
-    this.options.install(records, stage.counter);
+    this.options.install(records, removed, stage.counter);
     for (const { pending, result } of planned) {
       try {
         pending.change.after?.(result);

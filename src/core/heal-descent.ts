@@ -79,8 +79,10 @@ export function listingIsCheaper(tree: MerkleTree, level: number, differing: rea
 export interface BucketComparison {
   /** Keys the peer lacks altogether. */
   readonly toShip: MemoryId[];
-  /** Entry hashes the peer listed that we lack. */
+  /** Entry hashes the peer listed whose keys we hold in another version. */
   readonly want: Uint8Array[];
+  /** Entry hashes the peer listed whose keys we lack altogether. */
+  readonly missing: Uint8Array[];
 }
 
 /**
@@ -90,6 +92,7 @@ export interface BucketComparison {
 export function compareBuckets(tree: MerkleTree, level: number, buckets: readonly HealBucketKeys[], contested: Set<MemoryId>): BucketComparison | undefined {
   const toShip: MemoryId[] = [];
   const want: Uint8Array[] = [];
+  const missing: Uint8Array[] = [];
   // One set each over all listed buckets: an entry hash names one (id, digest), and a key hash
   // (the key's tree position) fixes its bucket, so nothing from two buckets can be confused.
   const theirEntries = new Set<string>();
@@ -102,17 +105,24 @@ export function compareBuckets(tree: MerkleTree, level: number, buckets: readonl
     }
   }
   const mine = new Set<string>();
+  const myKeys = new Set<number>();
   for (const bucket of buckets) {
     tree.forEachUnder(level, bucket.index, (id, position, hashHi, hashLo) => {
       const entry = hashKey(hashHi, hashLo);
       mine.add(entry);
+      myKeys.add(position);
       if (theirEntries.has(entry)) return;
       if (theirKeys.has(position)) contested.add(id);
       else toShip.push(id);
     });
   }
-  for (const bucket of buckets) for (const key of bucket.keys) if (!mine.has(hashKeyOfBytes(key.entryHash))) want.push(key.entryHash);
-  return { toShip, want };
+  for (const bucket of buckets) {
+    for (const key of bucket.keys) {
+      if (mine.has(hashKeyOfBytes(key.entryHash))) continue;
+      (myKeys.has(readUint32(key.keyHash, 0)) ? want : missing).push(key.entryHash);
+    }
+  }
+  return { toShip, want, missing };
 }
 
 /**

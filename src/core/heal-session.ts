@@ -8,7 +8,7 @@
 import type { EngramConfig } from './config.js';
 import type { MerkleTree } from './merkle.js';
 import type { Random, Scheduler, TimerHandle } from './ports.js';
-import type { GenerationEntry, MemoryId, MemoryRecord, NodeId, Version } from './types.js';
+import type { GenerationEntry, MemoryId, MemoryRecord, NodeId, Version, VersionVector } from './types.js';
 import type { GenerationLog, Message } from './wire.js';
 
 export type HealMessage = Extract<Message, { type: `heal-${string}` }>;
@@ -75,7 +75,16 @@ export interface HealHost {
    * Merges records received from `peer` durably; resolves with the versions that were new here.
    * Calls are applied in call order even when made before earlier ones have resolved.
    */
-  apply(records: readonly MemoryRecord[], peer: NodeId): Promise<readonly Version[]>;
+  apply(records: readonly MemoryRecord[], peer: NodeId, peerFrontier?: VersionVector): Promise<readonly Version[]>;
+  /** This node's frontier (frontier.ts), its own entry included. */
+  frontier(): VersionVector;
+  /** A peer whose root equalled ours sent this frontier (with or before that root). */
+  learnFrontier(peer: NodeId, frontier: VersionVector): void;
+  /**
+   * Of records the peer lacks altogether, the ones to ship: a record every version of which the
+   * peer's frontier makes obsolete is dropped here instead (its obsolete versions in any case).
+   */
+  shipOrDrop(ids: readonly MemoryId[], peerFrontier: VersionVector): MemoryId[];
   /** Recent generation logs of every node this one knows about (itself included). */
   generationLogs(): GenerationLog[];
   learnGenerations(logs: readonly GenerationLog[]): void;
@@ -121,6 +130,8 @@ export interface Session {
   pendingApplies: number;
   busyTimer: TimerHandle | undefined;
   learned: Map<string, { writer: NodeId; generation: number; versions: number }>;
+  /** The frontier the peer sent in its heal-open or heal-reply. */
+  peerFrontier: VersionVector;
 }
 
 export function newSession(id: number, peer: NodeId, role: 'initiator' | 'responder', startedAt: number): Session {
@@ -152,6 +163,7 @@ export function newSession(id: number, peer: NodeId, role: 'initiator' | 'respon
     pendingApplies: 0,
     busyTimer: undefined,
     learned: new Map(),
+    peerFrontier: {},
   };
 }
 

@@ -37,16 +37,22 @@ export class HealShipping {
     this.shipRecords(session, ids, true);
   }
 
-  /** The peer asked for the records behind `want` (entry hashes we listed) and will send `sending` records itself. */
-  onWant(session: Session, want: readonly Uint8Array[], sending: number): void {
+  /**
+   * The peer asked for the records behind `want` and `missing` (entry hashes we listed; it lacks
+   * the latter's keys altogether) and will send `sending` records itself.
+   */
+  onWant(session: Session, want: readonly Uint8Array[], missing: readonly Uint8Array[], sending: number): void {
     session.phase = 'records';
     session.recordsExpected = sending;
-    const ids: MemoryId[] = [];
-    for (const hash of want) {
-      const id = session.listed.get(hashKeyOfBytes(hash));
-      if (id !== undefined) ids.push(id);
-    }
-    this.shipRecords(session, ids, true);
+    const ids = (hashes: readonly Uint8Array[]): MemoryId[] => {
+      const out: MemoryId[] = [];
+      for (const hash of hashes) {
+        const id = session.listed.get(hashKeyOfBytes(hash));
+        if (id !== undefined) out.push(id);
+      }
+      return out;
+    };
+    this.shipRecords(session, [...ids(want), ...this.host.shipOrDrop(ids(missing), session.peerFrontier)], true);
   }
 
   /** Queues records for the peer in batches (the last one marked final if `final`), sent by shipNext. */
@@ -99,7 +105,7 @@ export class HealShipping {
     // Handed to the node at once, not after the previous batch is durable: the node's group commit
     // keeps them in order and puts every batch that arrived during one commit into the next. (Chained,
     // a heal paid one storage commit per 256-record batch: ~4 s for 10K records in the browsers.)
-    const applied = this.host.apply(records, session.peer);
+    const applied = this.host.apply(records, session.peer, session.peerFrontier);
     session.pendingApplies += 1;
     this.keepBusyAlive(session);
     const settled = () => void (session.pendingApplies -= 1);

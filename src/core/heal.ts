@@ -75,6 +75,7 @@ export class Healer {
       root: this.host.tree.root(),
       keyCount: this.host.tree.size,
       generations: this.host.generationLogs(),
+      frontier: this.host.frontier(),
     });
     this.arm(session, this.host.config.healOpenTimeoutMs);
     this.report(session);
@@ -108,7 +109,7 @@ export class Healer {
       case 'heal-keys':
         return this.onKeys(session, message.level, message.buckets);
       case 'heal-want':
-        return this.shipping.onWant(session, message.want, message.sending);
+        return this.shipping.onWant(session, message.want, message.missing, message.sending);
       case 'heal-records':
         return this.shipping.onRecords(session, message.records, message.final);
       case 'heal-done':
@@ -128,9 +129,12 @@ export class Healer {
         root: this.host.tree.root(),
         keyCount: this.host.tree.size,
         generations: status === 'accept' || status === 'serve' ? this.host.generationLogs() : [],
+        frontier: status === 'busy' ? {} : this.host.frontier(),
       });
     if (equalBytes(message.root, this.host.tree.root())) {
       reply('equal');
+      // Their root (as of their frontier) is ours: what they have seen is held or obsolete here too (frontier.ts).
+      this.host.learnFrontier(from, message.frontier);
       return;
     }
     const admission = this.sessions.admit(from);
@@ -140,6 +144,7 @@ export class Healer {
     }
     const oneWay = admission === 'serve';
     const session = newSession(message.session, from, 'responder', this.host.scheduler.now());
+    session.peerFrontier = message.frontier;
     session.oneWay = oneWay;
     session.stopLevel = stopLevelFor(this.host.config, message.keyCount, this.host.tree.size);
     this.sessions.add(session);
@@ -152,7 +157,11 @@ export class Healer {
     if (session.role !== 'initiator' || session.phase !== 'opening') return;
     this.host.learnGenerations(message.generations);
     if (message.status === 'busy') return this.finish(session, 'busy', false);
-    if (message.status === 'equal') return this.finish(session, 'equal', false);
+    session.peerFrontier = message.frontier;
+    if (message.status === 'equal') {
+      this.host.learnFrontier(session.peer, message.frontier);
+      return this.finish(session, 'equal', false);
+    }
     session.oneWay = message.status === 'serve';
     session.stopLevel = stopLevelFor(this.host.config, message.keyCount, this.host.tree.size);
     session.phase = 'descending';
@@ -186,21 +195,26 @@ export class Healer {
     session.phase = 'records';
     const compared = compareBuckets(tree, level, buckets, session.contested);
     if (compared === undefined) return this.finish(session, 'aborted');
-    const { toShip, want } = compared;
+    const { want, missing } = compared;
+    // Keys the peer lacks altogether that it has seen (its frontier covers them) were forgotten
+    // and collected there: dropped here rather than shipped back (frontier.ts).
+    const toShip = this.host.shipOrDrop(compared.toShip, session.peerFrontier);
     if (session.oneWay) {
       // Records go from the server to the opener only. Serving, send our version of a contested key
       // outright (the opener merges it); pulling, take theirs (it is in `want`) and push nothing back.
       if (session.role === 'responder') {
         toShip.push(...session.contested);
         want.length = 0;
+        missing.length = 0;
       } else {
         toShip.length = 0;
       }
       session.contested.clear();
     }
-    this.send(session, { type: 'heal-want', session: session.id, want, sending: toShip.length });
-    // One record per entry hash asked for (fewer only if one vanished meanwhile): known, so progress shows it.
-    session.recordsExpected = want.length;
+    this.send(session, { type: 'heal-want', session: session.id, want, missing, sending: toShip.length });
+    // At most one record per entry hash asked for (fewer if one vanished meanwhile, or the peer
+    // found it obsolete): known, so progress shows it.
+    session.recordsExpected = want.length + missing.length;
     this.shipping.shipRecords(session, toShip, session.contested.size === 0);
   }
 
@@ -215,7 +229,11 @@ export class Healer {
 
   /** Equal roots: converged. Unequal after a one-way session is expected (the server lacks the opener's writes). */
   private verdict(session: Session, peerRoot: Uint8Array): HealOutcome {
-    if (equalBytes(peerRoot, this.host.tree.root())) return 'converged';
+    if (equalBytes(peerRoot, this.host.tree.root())) {
+      // Equal roots, and the peer's frontier is from before its root: learnt soundly (frontier.ts).
+      this.host.learnFrontier(session.peer, session.peerFrontier);
+      return 'converged';
+    }
     if (!session.oneWay) return 'diverged';
     return session.role === 'initiator' ? 'pulled' : 'served';
   }

@@ -12,6 +12,8 @@ export interface EngramEvents {
   visibility: Visibility;
   conflict: { id: MemoryId; conflict: Conflict | undefined };
   write: { id: MemoryId; local: boolean };
+  /** Records deleted for good: collected tombstones, or versions a peer showed to be obsolete (frontier.ts). */
+  collected: { ids: readonly MemoryId[] };
   'heal-progress': HealProgress;
   heal: HealReport;
   error: { error: Error; from?: NodeId };

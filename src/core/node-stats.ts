@@ -17,6 +17,14 @@ export interface NodeStats {
   readonly refusedVersions: number;
   /** Records of this node's own re-asserted over a forged version of one of its dots or contexts. */
   readonly reassertions: number;
+  /** Forgotten memories deleted for good (frontier.ts). */
+  readonly tombstonesCollected: number;
+  /** Remote versions skipped because this node had seen them and written over them (frontier.ts). */
+  readonly obsoleteRefused: number;
+  /** Versions dropped here because a peer had seen them and holds nothing of them (frontier.ts). */
+  readonly obsoleteDropped: number;
+  /** Times this node's frontier grew from a peer with an equal root. */
+  readonly frontierLearned: number;
   readonly commitMs: number;
   /** Storage commits (rounds of group commit) and the changes and records they carried. */
   readonly commits: GroupCommitStats;
@@ -37,6 +45,10 @@ export class NodeCounters {
     decodeErrors: 0,
     refusedVersions: 0,
     reassertions: 0,
+    tombstonesCollected: 0,
+    obsoleteRefused: 0,
+    obsoleteDropped: 0,
+    frontierLearned: 0,
     /** Time spent waiting on storage commits (scheduler ms). */
     commitMs: 0,
   };

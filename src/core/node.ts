@@ -19,6 +19,7 @@ import { recordDigest, toHex } from './digest.js';
 import { DecodeError, EngramError } from './errors.js';
 import { LIMITS, validateId } from './limits.js';
 import { forgottenContent, localVersion, rememberedContent, resolvedContent, type Resolution, type VersionContent } from './local-write.js';
+import { droppable, learnFrontier, obsolete, withOwnEntry } from './frontier.js';
 import { GenerationGossip } from './generation-gossip.js';
 import { GenerationTracker } from './generation.js';
 import { GroupCommit, type Stage } from './group-commit.js';
@@ -35,6 +36,7 @@ import type { Random, Scheduler, Storage, Transport } from './ports.js';
 import { RemoteApply } from './remote-apply.js';
 import { Swim, type SwimMessage } from './swim.js';
 import { SyncSchedule } from './sync-schedule.js';
+import { TombstoneCollector } from './tombstone-collector.js';
 import type { Dot, GenerationEntry, Member, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
 import { decodeMessage, encodeMessage, type Message } from './wire.js';
 
@@ -72,6 +74,7 @@ export class EngramNode {
   private readonly random: Random;
   /** Timestamps of the versions this node writes: past every version it has held (hlc.ts). */
   private readonly hlc: HybridClock;
+  private readonly wallNow: () => number;
 
   private readonly records = new Map<MemoryId, MemoryRecord>();
   /** Answers recall without a scan; kept in step with `records` by install(). */
@@ -86,7 +89,10 @@ export class EngramNode {
   private readonly view: MembershipView;
   private readonly sync: SyncSchedule;
   private readonly remote: RemoteApply;
+  private readonly collector: TombstoneCollector;
   private readonly conflictIds = new Set<MemoryId>();
+  /** What this node has seen of each other writer, held or written over (frontier.ts); its own entry is `counter`. */
+  private frontier: VersionVector;
 
   /** Highest dot counter seen per origin, over every version this node has held. */
   private clock: Record<NodeId, number> = {};
@@ -111,9 +117,11 @@ export class EngramNode {
     this.scheduler = options.scheduler;
     this.random = options.random;
     const scheduler = options.scheduler;
-    this.hlc = new HybridClock(scheduler.wallNow?.bind(scheduler) ?? (() => scheduler.now()));
+    this.wallNow = scheduler.wallNow?.bind(scheduler) ?? (() => scheduler.now());
+    this.hlc = new HybridClock(this.wallNow);
     this.counter = state.counter;
     this.incarnation = state.incarnation;
+    this.frontier = state.frontier ?? {};
     this.generations = new GenerationTracker(state);
     this.gossip = new GenerationGossip(this.id, this.generations);
     this.view = new MembershipView({
@@ -125,20 +133,30 @@ export class EngramNode {
       emit: this.emit,
     });
     this.tree = new MerkleTree({ arity: this.config.merkleArity, maxDepth: this.config.merkleMaxDepth });
-    for (const record of records) this.install(record);
     this.changes = new GroupCommit({
       record: (id) => this.records.get(id),
       counter: () => this.counter,
-      commit: (batch, counter) => this.commit(batch, counter),
-      install: (batch, counter) => {
+      commit: (batch, removed, counter) => this.commit(batch, removed, counter),
+      install: (batch, removed, counter) => {
         this.counter = counter;
         for (const record of batch) this.install(record);
+        if (removed.length > 0) this.uninstall(removed);
       },
       maxRecords: this.config.groupCommitMaxRecords,
       afterFailed: (error) => this.emit('error', { error: error instanceof Error ? error : new Error(String(error)) }),
       // Pushes go out on the round's durability, gathered only under sustained load (sync-schedule.ts).
       afterRound: (moreWaiting) => this.sync.afterRound(moreWaiting),
     });
+    this.collector = new TombstoneCollector({
+      config: this.config,
+      scheduler: this.scheduler,
+      changes: this.changes,
+      frontier: () => this.ownFrontier(),
+      cutoff: () => this.horizonCutoff(),
+      counters: this.counters,
+      stopped: () => this.stopped,
+    });
+    for (const record of records) this.install(record);
     this.remote = new RemoteApply({
       self: this.id,
       changes: this.changes,
@@ -147,6 +165,8 @@ export class EngramNode {
       record: (id) => this.records.get(id),
       generation: () => this.generations.current,
       push: (id, record) => this.sync.push(id, record),
+      frontier: () => this.ownFrontier(),
+      cutoff: () => this.horizonCutoff(),
       counters: this.counters,
       stopped: () => this.stopped,
       emit: this.emit,
@@ -172,7 +192,10 @@ export class EngramNode {
       tree: this.tree,
       record: (id) => this.records.get(id),
       send: (peer, message) => this.send(peer, message),
-      apply: (incoming, peer) => this.remote.apply(incoming, peer),
+      apply: (incoming, peer, peerFrontier) => this.remote.apply(incoming, peer, peerFrontier),
+      frontier: () => this.ownFrontier(),
+      learnFrontier: (peer, frontier) => this.learnFrontier(frontier),
+      shipOrDrop: (ids, peerFrontier) => this.shipOrDrop(ids, peerFrontier),
       generationLogs: () => this.gossip.logs(),
       learnGenerations: (logs) => this.gossip.learn(logs),
       generationEntry: (node, generation) => this.gossip.entry(node, generation),
@@ -259,6 +282,7 @@ export class EngramNode {
     this.swim.start(seeds.filter((seed) => seed !== this.id));
     this.view.start(this.config.reapAfterMs);
     this.sync.start();
+    this.collector.start();
     this.view.refresh();
   }
 
@@ -309,6 +333,7 @@ export class EngramNode {
     this.healer.stop();
     this.sync.stop();
     this.view.stop();
+    this.collector.stop();
   }
 
   get isStopped(): boolean {
@@ -462,10 +487,11 @@ export class EngramNode {
     void this.changes.submit({ plan: () => undefined, persist: true }).catch(() => undefined);
   }
 
-  private async commit(records: readonly MemoryRecord[], counter: number): Promise<void> {
+  private async commit(records: readonly MemoryRecord[], removed: readonly MemoryId[], counter: number): Promise<void> {
     const startedMs = this.scheduler.now();
     try {
-      await this.storage.commit({ records, state: this.persistentState(counter) });
+      // The state carries the frontier: a deletion is durable only with the frontier that made it safe.
+      await this.storage.commit({ records, ...(removed.length > 0 ? { removed } : {}), state: this.persistentState(counter) });
     } catch (cause) {
       // The storage adapter's typed errors already say what happened in words a person can act on
       // (full, lost, or why the browser refused); only an untyped failure gets a generic message.
@@ -487,7 +513,56 @@ export class EngramNode {
       incarnation: this.incarnation,
       generation: this.generations.current,
       generations: this.generations.log,
+      frontier: this.frontier,
     };
+  }
+
+  // ---------------------------------------------------------------- forgetting (frontier.ts)
+
+  /** Collects forgotten memories now rather than at the next sweep; resolves with how many were deleted. */
+  collectTombstones(): Promise<number> {
+    this.assertRunning();
+    return this.collector.sweep();
+  }
+
+  /** Forgotten memories held until they can be collected. */
+  get tombstones(): number {
+    return this.collector.pending;
+  }
+
+  /** This node's frontier, its own entry included (frontier.ts). */
+  frontierNow(): VersionVector {
+    return this.ownFrontier();
+  }
+
+  private ownFrontier(): VersionVector {
+    return withOwnEntry(this.frontier, this.id, this.counter);
+  }
+
+  private horizonCutoff(): number {
+    return this.wallNow() - this.config.tombstoneHorizonMs;
+  }
+
+  private learnFrontier(peers: VersionVector): void {
+    const learned = learnFrontier(this.frontier, peers, this.id, (node) => this.knownCounters.get(node) ?? 0);
+    if (learned === undefined) return;
+    this.frontier = learned;
+    this.counters.frontierLearned += 1;
+    this.persistState();
+  }
+
+  private shipOrDrop(ids: readonly MemoryId[], peerFrontier: VersionVector): MemoryId[] {
+    const cutoff = this.horizonCutoff();
+    const ship: MemoryId[] = [];
+    const drop: MemoryId[] = [];
+    for (const id of ids) {
+      const record = this.records.get(id);
+      if (record === undefined) continue;
+      if (record.siblings.some((version) => obsolete(version, peerFrontier, cutoff))) drop.push(id);
+      if (!droppable(record, peerFrontier, cutoff)) ship.push(id);
+    }
+    if (drop.length > 0) void this.remote.dropObsolete(drop, peerFrontier).catch(() => undefined);
+    return ship;
   }
 
   /** Puts a committed record into memory, the Merkle tree, the node clock and the conflict queue. */
@@ -495,6 +570,7 @@ export class EngramNode {
     this.records.set(record.id, record);
     this.recallIndex.set(record);
     this.tree.set(record.id, recordDigest(record));
+    this.collector.track(record.id, record);
     for (const sibling of record.siblings) {
       this.hlc.observe(sibling.writtenAt);
       this.advanceClock(sibling.dot);
@@ -506,6 +582,19 @@ export class EngramNode {
     if (conflict) this.conflictIds.add(record.id);
     else this.conflictIds.delete(record.id);
     if (conflict || had) this.emit('conflict', { id: record.id, conflict });
+  }
+
+  /** Takes deleted records out of memory, the Merkle tree, the recall index and the conflict queue. */
+  private uninstall(ids: readonly MemoryId[]): void {
+    for (const id of ids) {
+      this.records.delete(id);
+      this.recallIndex.delete(id);
+      this.tree.set(id, undefined);
+      this.collector.track(id, undefined);
+      if (this.conflictIds.delete(id)) this.emit('conflict', { id, conflict: undefined });
+    }
+    this.gistCache = undefined;
+    this.emit('collected', { ids });
   }
 
   private learnCounters(version: Version): void {

@@ -52,6 +52,8 @@ export interface Transport {
 /** One atomic unit of durable change. */
 export interface StorageBatch {
   readonly records?: readonly MemoryRecord[];
+  /** Records to delete (never also in `records`): collected tombstones, obsolete records. */
+  readonly removed?: readonly MemoryId[];
   readonly state?: NodeState;
 }
 

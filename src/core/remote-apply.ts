@@ -7,12 +7,14 @@
  */
 import { reassertionFloor, refusalOf, type AdmissionView, type Refusal } from './admission.js';
 import { EngramError } from './errors.js';
+import { obsolete } from './frontier.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HybridClock } from './hlc.js';
 import { LIMITS } from './limits.js';
 import { addVersion, canonicalSiblings, includes, mergeRecords, recordContext, shownVersion } from './merge.js';
 import type { Emit } from './node-events.js';
-import type { Dot, MemoryId, MemoryRecord, NodeId, Version } from './types.js';
+import type { Stage } from './group-commit.js';
+import type { Dot, MemoryId, MemoryRecord, NodeId, Version, VersionVector } from './types.js';
 import { dotKey, withDot } from './vector-clock.js';
 
 export interface RemoteApplyOptions {
@@ -27,7 +29,11 @@ export interface RemoteApplyOptions {
   readonly generation: () => number;
   /** Pushes a durable record to the peers, like a local write (sync-schedule.ts). */
   readonly push: (id: MemoryId, record: MemoryRecord) => void;
-  readonly counters: { refusedVersions: number; reassertions: number };
+  /** This node's frontier (frontier.ts), its own entry included. */
+  readonly frontier: () => VersionVector;
+  /** Epoch ms before which a version is older than the horizon (frontier.ts). */
+  readonly cutoff: () => number;
+  readonly counters: { refusedVersions: number; reassertions: number; obsoleteRefused: number; obsoleteDropped: number };
   readonly stopped: () => boolean;
   readonly emit: Emit;
 }
@@ -48,7 +54,11 @@ export class RemoteApply {
    * is refused, or a record that cannot be merged, is counted, reported as an `error` event and
    * skipped, and the rest of the batch is applied: a bad record is isolated, not contagious.
    */
-  apply(incoming: readonly MemoryRecord[], from: NodeId): Promise<Version[]> {
+  /**
+   * With `peerFrontier` (a heal: the peer's frontier, sent before these records), versions held
+   * here that the peer's record lacks and its frontier makes obsolete are dropped (frontier.ts).
+   */
+  apply(incoming: readonly MemoryRecord[], from: NodeId, peerFrontier?: VersionVector): Promise<Version[]> {
     const { self, hlc } = this.options;
     const screened = from !== self;
     return this.options.changes.submit({
@@ -58,11 +68,17 @@ export class RemoteApply {
         const refused: RefusedVersion[] = [];
         if (this.options.stopped()) return { learned, changed, refused };
         const view: AdmissionView = { self, issued: stage.counter, known: this.options.knownCounter };
+        const frontier = this.options.frontier();
+        const cutoff = this.options.cutoff();
         for (const raw of incoming) {
           try {
-            const current = stage.record(raw.id);
+            const held = stage.record(raw.id);
+            const current = peerFrontier ? this.dropObsoleteIn(stage, raw.id, peerFrontier, cutoff, raw.siblings) : held;
+            if (current !== held && current !== undefined) changed.add(raw.id);
+            // Seen here and written over (its superseder maybe collected since): never merged back.
+            const unseen = screened ? raw.siblings.filter((version) => !this.skipObsolete(version, current, frontier, cutoff)) : raw.siblings;
             const admitted = screened
-              ? raw.siblings.filter((version) => {
+              ? unseen.filter((version) => {
                   const reason = refusalOf(version, current, view);
                   if (reason !== undefined) refused.push({ id: raw.id, version, reason });
                   return reason === undefined;
@@ -98,6 +114,46 @@ export class RemoteApply {
         if (refused.length > 0) this.onRefused(refused, from);
       },
     }).then(({ learned }) => learned);
+  }
+
+  /** Of records a peer lacks altogether, drops the versions its frontier makes obsolete (frontier.ts); resolves once durable. */
+  dropObsolete(ids: readonly MemoryId[], peerFrontier: VersionVector): Promise<void> {
+    return this.options.changes.submit({
+      plan: (stage) => {
+        if (this.options.stopped()) return;
+        const cutoff = this.options.cutoff();
+        for (const id of ids) this.dropObsoleteIn(stage, id, peerFrontier, cutoff, []);
+      },
+    });
+  }
+
+  /**
+   * Drops from the staged record `id` the versions the peer does not hold (`theirs`: its siblings
+   * of that record) and its frontier makes obsolete; returns what is left of the record.
+   */
+  private dropObsoleteIn(stage: Stage, id: MemoryId, peerFrontier: VersionVector, cutoff: number, theirs: readonly Version[]): MemoryRecord | undefined {
+    const current = stage.record(id);
+    if (current === undefined) return undefined;
+    const held = new Set(theirs.map((version) => dotKey(version.dot)));
+    const kept = current.siblings.filter((version) => held.has(dotKey(version.dot)) || !obsolete(version, peerFrontier, cutoff));
+    if (kept.length === current.siblings.length) return current;
+    this.options.counters.obsoleteDropped += current.siblings.length - kept.length;
+    if (kept.length === 0) {
+      stage.remove(id);
+      return undefined;
+    }
+    // A subset of a canonical sibling set is canonical: still sorted, still no version superseding another.
+    const record: MemoryRecord = { id, siblings: kept };
+    stage.put(record);
+    return record;
+  }
+
+  /** Whether `version` is obsolete here: not held, its dot under this node's frontier, older than the horizon. */
+  private skipObsolete(version: Version, current: MemoryRecord | undefined, frontier: VersionVector, cutoff: number): boolean {
+    if (current?.siblings.some((sibling) => sibling.dot.node === version.dot.node && sibling.dot.counter === version.dot.counter)) return false;
+    if (!obsolete(version, frontier, cutoff)) return false;
+    this.options.counters.obsoleteRefused += 1;
+    return true;
   }
 
   /**

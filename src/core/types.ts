@@ -120,4 +120,9 @@ export interface NodeState {
   readonly incarnation: number;
   readonly generation: number;
   readonly generations: readonly GenerationEntry[];
+  /**
+   * What this node has seen of each other writer, held or written over (frontier.ts); absent in
+   * older stores. Its own entry is `counter`.
+   */
+  readonly frontier?: VersionVector;
 }

@@ -54,6 +54,8 @@ export type Message =
       readonly root: Uint8Array;
       readonly keyCount: number;
       readonly generations: readonly GenerationLog[];
+      /** The sender's frontier (frontier.ts) as of this message's root. */
+      readonly frontier: VersionVector;
     }
   | {
       readonly type: 'heal-reply';
@@ -62,6 +64,8 @@ export type Message =
       readonly root: Uint8Array;
       readonly keyCount: number;
       readonly generations: readonly GenerationLog[];
+      /** The sender's frontier as of this root (empty when busy). */
+      readonly frontier: VersionVector;
     }
   | {
       readonly type: 'heal-level';
@@ -70,7 +74,15 @@ export type Message =
       readonly nodes: readonly { readonly index: number; readonly hash: Uint8Array }[];
     }
   | { readonly type: 'heal-keys'; readonly session: number; readonly level: number; readonly buckets: readonly HealBucketKeys[] }
-  | { readonly type: 'heal-want'; readonly session: number; readonly want: readonly Uint8Array[]; readonly sending: number }
+  | {
+      readonly type: 'heal-want';
+      readonly session: number;
+      /** Entry hashes of keys the sender holds in another version. */
+      readonly want: readonly Uint8Array[];
+      /** Entry hashes of keys the sender lacks altogether (the peer may find them obsolete: frontier.ts). */
+      readonly missing: readonly Uint8Array[];
+      readonly sending: number;
+    }
   | { readonly type: 'heal-records'; readonly session: number; readonly records: readonly MemoryRecord[]; readonly final: boolean }
   | { readonly type: 'heal-done'; readonly session: number; readonly root: Uint8Array }
   | { readonly type: 'heal-abort'; readonly session: number };
@@ -180,7 +192,8 @@ class BodyWriter {
         w.varint(message.session);
         if (message.type === 'heal-reply') w.u8(HEAL_STATUSES.indexOf(message.status));
         w.raw(message.root).varint(message.keyCount);
-        return this.generations(message.generations);
+        this.generations(message.generations);
+        return this.frontier(message.frontier);
       case 'heal-level':
         w.varint(message.session).varint(message.level).varint(message.nodes.length);
         for (const node of message.nodes) w.varint(node.index).raw(node.hash);
@@ -195,6 +208,8 @@ class BodyWriter {
       case 'heal-want':
         w.varint(message.session).varint(message.sending).varint(message.want.length);
         for (const hash of message.want) w.raw(hash);
+        w.varint(message.missing.length);
+        for (const hash of message.missing) w.raw(hash);
         return;
       case 'heal-records':
         w.varint(message.session).bool(message.final);
@@ -257,6 +272,15 @@ class BodyWriter {
     w.f64(version.writtenAt).varint(version.generation);
   }
 
+  private frontier(frontier: VersionVector): void {
+    const nodes = Object.keys(frontier).filter((node) => (frontier[node] as number) > 0);
+    this.w.varint(nodes.length);
+    for (const node of nodes) {
+      this.ref(node);
+      this.w.varint(frontier[node] as number);
+    }
+  }
+
   private generations(logs: readonly GenerationLog[]): void {
     const w = this.w;
     w.varint(logs.length);
@@ -306,14 +330,16 @@ class BodyReader {
         const session = r.varint('session');
         const root = this.hash('root');
         const keyCount = r.varint('key count');
-        return { type, session, root, keyCount, generations: this.generations() };
+        const generations = this.generations();
+        return { type, session, root, keyCount, generations, frontier: this.frontier() };
       }
       case 'heal-reply': {
         const session = r.varint('session');
         const status = pick(HEAL_STATUSES, r.u8('heal status'), 'heal status');
         const root = this.hash('root');
         const keyCount = r.varint('key count');
-        return { type, session, status, root, keyCount, generations: this.generations() };
+        const generations = this.generations();
+        return { type, session, status, root, keyCount, generations, frontier: this.frontier() };
       }
       case 'heal-level': {
         const session = r.varint('session');
@@ -349,7 +375,10 @@ class BodyReader {
         const length = this.count(WIRE_LIMITS.hashes, 'want count');
         const want: Uint8Array[] = [];
         for (let i = 0; i < length; i++) want.push(this.hash('wanted entry hash'));
-        return { type, session, want, sending };
+        const missingCount = this.count(WIRE_LIMITS.hashes - length, 'missing count');
+        const missing: Uint8Array[] = [];
+        for (let i = 0; i < missingCount; i++) missing.push(this.hash('missing entry hash'));
+        return { type, session, want, missing, sending };
       }
       case 'heal-records': {
         const session = r.varint('session');
@@ -434,6 +463,18 @@ class BodyReader {
     const writtenAt = finite(r.f64('written-at'), 'written-at');
     const generation = r.varint('generation');
     return { dot: { node, counter }, context, content, tags, confidence, deleted, createdAt, author, writtenAt, generation };
+  }
+
+  private frontier(): VersionVector {
+    const length = this.count(WIRE_LIMITS.members, 'frontier size');
+    const frontier: Record<NodeId, number> = {};
+    for (let i = 0; i < length; i++) {
+      const node = this.ref();
+      const counter = this.counter('frontier counter');
+      if (counter < 1 || Object.hasOwn(frontier, node)) throw new DecodeError('bad-value', 'malformed frontier');
+      frontier[node] = counter;
+    }
+    return frontier;
   }
 
   private generations(): GenerationLog[] {

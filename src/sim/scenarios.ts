@@ -9,8 +9,9 @@ import type { HealReport } from '../core/heal.js';
 import type { EngramNode } from '../core/node.js';
 import { SeededRandom } from '../core/random.js';
 import type { RecallQuery } from '../core/recall.js';
-import type { NodeId } from '../core/types.js';
-import { checkReplicas, divergenceFromUnion, type CheckReport } from '../check/checker.js';
+import type { Dot, NodeId, VersionVector } from '../core/types.js';
+import { covers } from '../core/vector-clock.js';
+import { checkReplicas, divergenceFromUnion, holds, type CheckReport } from '../check/checker.js';
 import { SimCluster } from './cluster.js';
 import { History } from '../check/history.js';
 
@@ -27,7 +28,19 @@ export const SCENARIOS = {
   'crash-restart': 'no split; one node crashes and later restarts from its storage',
   random: 'one of the above chosen by the seed, with random link loss up to 5%',
   failure: 'detection at scale: one node crashes; no workload (use with --nodes 1000)',
+  'past-horizon':
+    'one node cut off past the tombstone horizon while the others forget much of what it holds and collect the tombstones; it returns with the old versions',
 } as const;
+
+/** Shapes `random` draws from: not the special-purpose ones, and only those it always had, so every seed replays as before. */
+const RANDOM_SHAPES: readonly ScenarioName[] = ['none', 'halves', 'isolate', 'majority', 'three-way', 'bridge', 'one-way', 'flapping', 'crash', 'crash-restart'];
+
+/**
+ * past-horizon: the tombstone horizon it runs with, short so that a few virtual seconds pass it,
+ * and wall clocks skewed by at most a second (a 2-minute skew would need minutes to pass it).
+ */
+export const PAST_HORIZON_CONFIG = { tombstoneHorizonMs: 2_000, tombstoneSweepMs: 500 } as const;
+const PAST_HORIZON_SKEW_MS = 500;
 
 export type ScenarioName = keyof typeof SCENARIOS;
 
@@ -114,6 +127,14 @@ export interface ScenarioResult {
   readonly recalls: number;
   readonly virtualMs: number;
   readonly realMs: number;
+  /**
+   * Forgetting (frontier.ts), summed over the live nodes: tombstones collected before the heal and
+   * in all, versions refused or dropped as obsolete, tombstones still held at the end.
+   */
+  readonly forgetting: {
+    /** Times a node showed a forgotten memory alive again after it had seen the forget (past-horizon only). */
+    readonly cameBack: number;
+    readonly collectedBeforeHeal: number; readonly collected: number; readonly refused: number; readonly dropped: number; readonly tombstonesLeft: number };
   /** failure scenario: probe periods until every node suspects / declares dead the crashed node. */
   readonly failure?: { readonly suspectedByAllMs: number | null; readonly deadByAllMs: number | null; readonly periodsToSuspect: number | null; readonly periodsToDead: number | null };
 }
@@ -134,16 +155,17 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   let shape: ScenarioName = options.scenario;
   let loss = options.loss ?? 0;
   if (shape === 'random') {
-    const shapes = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'random' && name !== 'failure');
-    shape = shapes[picker.int(shapes.length)] as ScenarioName;
+    shape = RANDOM_SHAPES[picker.int(RANDOM_SHAPES.length)] as ScenarioName;
     loss = options.loss ?? Math.floor(picker.next() * 5) / 100;
   }
   const pastMembers = options.pastMembers ?? 0;
+  const pastHorizon = shape === 'past-horizon';
   const cluster = await SimCluster.create({
     nodes: options.nodes + pastMembers,
     seed: options.seed,
-    config: options.config,
+    config: pastHorizon ? { ...PAST_HORIZON_CONFIG, ...options.config } : options.config,
     link: { loss },
+    ...(pastHorizon ? { clockSkewMs: PAST_HORIZON_SKEW_MS } : {}),
   });
   const n = options.nodes;
   const all = [...Array(n).keys()];
@@ -153,10 +175,34 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const cuts: Cut[] = [];
   const detectionSamples: number[] = [];
   let undetected = 0;
+  let collectedBeforeHeal = 0;
   const failureWatch = { suspectedBy: new Set<number>(), deadBy: new Set<number>(), suspectedAt: null as number | null, deadAt: null as number | null, target: '' };
+
+  // A forgotten memory coming back on a node that had seen the forget, at any moment (the checker
+  // judges only the end): per node, the forgets it has seen, by memory id.
+  const forgetsSeenBy = new Map<NodeId, Map<string, { dot: Dot; seen: VersionVector }[]>>();
+  let cameBack = 0;
+  const lookForReturns = async (node: EngramNode, id: string) => {
+    const record = await node.get(id);
+    const forgets = history.operations.filter((operation) => operation.kind === 'forget' && operation.outcome === 'ok' && operation.ackedId === id && operation.context);
+    if (forgets.length === 0) return;
+    const seenHere = forgetsSeenBy.get(node.id) ?? new Map<string, { dot: Dot; seen: VersionVector }[]>();
+    forgetsSeenBy.set(node.id, seenHere);
+    const seen = seenHere.get(id) ?? [];
+    for (const forget of forgets) {
+      const dot = forget.dot as Dot;
+      if (seen.some((entry) => entry.dot.node === dot.node && entry.dot.counter === dot.counter)) continue;
+      if (record && holds(record, dot)) seen.push({ dot, seen: { ...forget.context, [dot.node]: dot.counter } });
+    }
+    seenHere.set(id, seen);
+    if (!record || seen.length === 0) return;
+    const live = record.siblings.filter((sibling) => !sibling.deleted);
+    if (live.length > 0 && seen.some((entry) => live.every((sibling) => covers(entry.seen, sibling.dot)))) cameBack++;
+  };
 
   const watch = (index: number, node: EngramNode) => {
     node.on('heal', (report) => reports.push(report));
+    if (pastHorizon) node.on('write', ({ id }) => void lookForReturns(node, id));
     node.on('membership', ({ member }) => {
       for (const cut of cuts) {
         const targets = cut.pending.get(index);
@@ -242,8 +288,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   // ---- workload: one closed-loop client per node; after each write, sometimes a recall.
   let thinkMs = options.thinkMs ?? 2;
   let recallShare = 0.1;
+  // past-horizon: forgetting is what is being tested, so the clients forget five times as often.
+  const forgetShare = pastHorizon ? 0.25 : 0.05;
   const clientEpoch = new Map<number, number>();
   let writing = true;
+  /** Clients wait while set: quiet spells in which heals end with equal roots (and frontiers are learnt). */
+  let paused = false;
   const sharedIds: string[] = [];
   const sleep = (ms: number) => new Promise<void>((resolve) => cluster.scheduler.setTimer(ms, resolve));
   const recallNow = (node: EngramNode, random: SeededRandom) => {
@@ -262,11 +312,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     while (writing && clientEpoch.get(index) === epoch) {
       const node = cluster.nodes[index];
       if (!node || node.isStopped) return;
+      if (paused) {
+        await sleep(100);
+        continue;
+      }
       const roll = random.next();
       const pool = random.next() < 0.6 ? ownIds : sharedIds;
       const existing = pool.length > 0 ? pool[random.int(pool.length)] : undefined;
       const content = `${WORDS[random.int(WORDS.length)]} ${WORDS[random.int(WORDS.length)]} ${random.int(1000)}`;
-      if (roll < 0.05 && existing && node.recordCount > 0) {
+      if (roll < forgetShare && existing && node.recordCount > 0) {
         const operation = history.invoke('forget', node.id, cluster.now, existing);
         try {
           const result = await node.forget(existing);
@@ -333,7 +387,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       case 'crash':
         cluster.partition([sideA, sideB]);
         return startCut(across(sideA, sideB));
-      case 'isolate': {
+      case 'isolate':
+      case 'past-horizon': {
         const alone = [n - 1];
         cluster.partition([alone, all.slice(0, n - 1)]);
         return startCut(across(alone, all.slice(0, n - 1)));
@@ -365,6 +420,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
         return startCut(across(sideA, sideB));
     }
   };
+  if (pastHorizon) {
+    // A quiet spell first: every node's frontier learns what the others wrote (frontier.ts).
+    paused = true;
+    await cluster.run(3_000);
+    paused = false;
+  }
   const faultStart = cluster.now;
   const ackedBefore = history.acknowledged().length;
   applyFault();
@@ -372,12 +433,16 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const splits = shape !== 'none' && shape !== 'crash-restart';
   if (splits) history.fault(cluster.now, shape, true);
   options.progress?.(`fault ${shape} at ${faultStart} ms`);
-  const minFaultMs = options.minFaultMs ?? 3_000;
+  const horizonMs = cluster.node(0).config.tombstoneHorizonMs;
+  // past-horizon: long enough that tombstones written early in the fault are collected before it ends.
+  const minFaultMs = pastHorizon ? Math.max(options.minFaultMs ?? 3_000, 4 * horizonMs) : (options.minFaultMs ?? 3_000);
   let flapCut = true;
   let lastFlap = faultStart;
   while (cluster.now - faultStart < minFaultMs || history.acknowledged().length - ackedBefore < options.updates) {
     await cluster.run(100);
     const elapsed = cluster.now - faultStart;
+    // past-horizon: the sides write in spells of 1.5 s with 2.5 s of quiet, in which heals within a side end with equal roots.
+    if (pastHorizon) paused = elapsed % 4_000 >= 1_500;
     if (shape === 'flapping' && cluster.now - lastFlap >= (flapCut ? 1_500 : 500)) {
       lastFlap = cluster.now;
       flapCut = !flapCut;
@@ -417,15 +482,24 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
   // ---- heal: stop writing, let in-flight writes finish, reconnect everything.
   writing = false;
+  paused = false;
   await cluster.run(20);
   for (const victim of crashed) if (!cluster.nodes[victim]) await cluster.restart(victim);
   closeCuts();
   const divergent = divergenceFromUnion(live());
+  collectedBeforeHeal = live().reduce((sum, node) => sum + node.stats().tombstonesCollected, 0);
   const healStart = cluster.now;
   cluster.heal();
   history.fault(healStart, 'heal', false);
   options.progress?.(`heal at ${healStart} ms, ${divergent} divergent record copies`);
   const healMs = await cluster.timeUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
+  if (pastHorizon) {
+    // Tombstones written just before the heal are collected a horizon later, by each node at its
+    // own sweep: judge the cluster once they are all old and every node has had its turn.
+    const { tombstoneHorizonMs, tombstoneSweepMs } = cluster.node(0).config;
+    await cluster.run(tombstoneHorizonMs + PAST_HORIZON_SKEW_MS * 2 + tombstoneSweepMs * 3);
+    await cluster.timeUntil(() => cluster.converged(), options.healTimeoutMs ?? 60_000, 5);
+  }
   const faultWrites = history.acknowledged().length - ackedBefore;
   const settleMs = Math.max(3_000, cluster.node(0).config.healStepTimeoutMs + 500);
   const tailMs = options.tailMs ?? 0;
@@ -486,6 +560,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       }
     }
     const recordsShipped = healReports.reduce((sum, report) => sum + report.recordsSent, 0);
+    const sum = (count: (node: EngramNode) => number) => replicas.reduce((total, node) => total + count(node), 0);
     const detection = percentiles(detectionSamples);
     return {
       scenario: options.scenario,
@@ -511,6 +586,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       clockBytes: histogramStats(clock),
       versionClockBytes: histogramStats(versionClock),
       gistsIdentical: gists.every((gist) => gist === gists[0]),
+      forgetting: {
+        cameBack,
+        collectedBeforeHeal,
+        collected: sum((node) => node.stats().tombstonesCollected),
+        refused: sum((node) => node.stats().obsoleteRefused),
+        dropped: sum((node) => node.stats().obsoleteDropped),
+        tombstonesLeft: sum((node) => node.tombstones),
+      },
       sides: [...sides.values()].sort((a, b) => (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.generation - b.generation)),
       check,
       recalls: history.recalls.length,

@@ -55,6 +55,8 @@ const COMPACT_SLACK_RECORDS = 2_048;
 
 interface Segment {
   readonly records: readonly MemoryRecord[];
+  /** Ids deleted by this commit (collected tombstones: core/frontier.ts); absent in older logs. */
+  readonly removed?: readonly MemoryId[];
 }
 
 interface EngramDatabase extends DBSchema {
@@ -139,6 +141,8 @@ function describeBatch(batch: StorageBatch): string {
   const parts: string[] = [];
   const recordCount = batch.records?.length ?? 0;
   if (recordCount > 0) parts.push(`${recordCount} record${recordCount === 1 ? '' : 's'}`);
+  const removedCount = batch.removed?.length ?? 0;
+  if (removedCount > 0) parts.push(`the deletion of ${removedCount} record${removedCount === 1 ? '' : 's'}`);
   if (batch.state) parts.push('the node state');
   return parts.length > 0 ? `save ${parts.join(' and ')}` : 'save an empty batch';
 }
@@ -165,7 +169,10 @@ function listOf(words: readonly string[]): string {
 function latestRecords(legacy: readonly MemoryRecord[], segments: readonly Segment[]): Map<MemoryId, MemoryRecord> {
   const latest = new Map<MemoryId, MemoryRecord>();
   for (const record of legacy) latest.set(record.id, record);
-  for (const segment of segments) for (const record of segment.records) latest.set(record.id, record);
+  for (const segment of segments) {
+    for (const record of segment.records) latest.set(record.id, record);
+    for (const id of segment.removed ?? []) latest.delete(id);
+  }
   return latest;
 }
 
@@ -264,7 +271,7 @@ export class IndexedDbStorage implements Storage {
       const latest = latestRecords(legacy, segments);
       this.log = {
         segments: segments.length + (legacy.length > 0 ? 1 : 0),
-        records: legacy.length + segments.reduce((sum, segment) => sum + segment.records.length, 0),
+        records: legacy.length + segments.reduce((sum, segment) => sum + segment.records.length + (segment.removed?.length ?? 0), 0),
         ids: new Set(latest.keys()),
       };
       return latest;
@@ -286,10 +293,13 @@ export class IndexedDbStorage implements Storage {
       throw this.failure(action, cause, NOTHING_SAVED);
     }
     const records = batch.records ?? [];
+    const removed = batch.removed ?? [];
     const writes: Promise<unknown>[] = [];
     try {
       if (batch.state) writes.push(tx.objectStore(STATE).put(batch.state, STATE_KEY));
-      if (records.length > 0) writes.push(tx.objectStore(SEGMENTS).put({ records }));
+      if (records.length > 0 || removed.length > 0) {
+        writes.push(tx.objectStore(SEGMENTS).put(removed.length > 0 ? { records, removed } : { records }));
+      }
     } catch (cause) {
       // A value refused synchronously (one that cannot be cloned, a missing key) leaves the
       // writes queued before it in a live transaction, which would commit them: abort it.
@@ -310,10 +320,12 @@ export class IndexedDbStorage implements Storage {
       throw this.failure(action, cause, NOTHING_SAVED);
     }
     this.health?.committed();
-    if (this.log && records.length > 0) {
+    if (this.log && (records.length > 0 || removed.length > 0)) {
       this.log.segments += 1;
-      this.log.records += records.length;
+      // A deletion marker is an entry the log carries until compaction, like a superseded record.
+      this.log.records += records.length + removed.length;
       for (const record of records) this.log.ids.add(record.id);
+      for (const id of removed) this.log.ids.delete(id);
       if (this.log.segments >= COMPACT_AT_SEGMENTS || this.log.records >= 2 * this.log.ids.size + COMPACT_SLACK_RECORDS) {
         // Not awaited: the commit is durable already, and compaction only rewrites what is there.
         void this.compact();

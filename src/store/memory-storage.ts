@@ -41,6 +41,7 @@ export class MemoryStorage implements Storage {
       if (batch.state) this.state = batch.state;
       // Records are immutable values in the core, so keeping the reference is a faithful copy.
       for (const record of batch.records ?? []) this.records.set(record.id, record);
+      for (const id of batch.removed ?? []) this.records.delete(id);
       this.commits += 1;
     };
     const latency = this.options.commitLatencyMs ?? 0;
