@@ -5,11 +5,11 @@
  * its target a suspect. As a helper, relay others' ping-reqs. Lifeguard's local health
  * (awareness.ts) scales both the interval and the timeout, and a tick that fires late is given
  * one grace instead of blaming the target for our own slowness. Verdicts go to rumours.ts; the
- * member table (member-table.ts) says who can be probed.
+ * member table (swim-members.ts) says who can be probed.
  */
 import type { Awareness } from './awareness.js';
 import type { EngramConfig } from './config.js';
-import { isLive, type MemberEntry, type MemberTable } from './member-table.js';
+import { isLive, type MemberEntry, type MemberTable } from './swim-members.js';
 import type { Random, Scheduler, TimerHandle } from './ports.js';
 import { shuffled } from './random.js';
 import type { Rumour, SwimMessage, SwimStats } from './swim-messages.js';

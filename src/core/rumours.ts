@@ -3,14 +3,14 @@
  * over what this node holds (memberlist's aliveNode / suspectNode / deadNode precedence), the
  * suspicion timers a suspect claim starts (suspicion.ts), the refutation of claims about this
  * node by a higher incarnation, and the piggyback queue that carries every change on to others
- * (broadcast.ts). The member table (member-table.ts) holds the result; the probe cycle
+ * (broadcast.ts). The member table (swim-members.ts) holds the result; the probe cycle
  * (probe-cycle.ts) feeds its own verdicts in through `apply`.
  */
 import type { Awareness } from './awareness.js';
 import { BroadcastQueue, retransmitLimit } from './broadcast.js';
 import type { EngramConfig } from './config.js';
 import { LIMITS } from './limits.js';
-import { isLive, type MemberEntry, type MemberTable } from './member-table.js';
+import { isLive, type MemberEntry, type MemberTable } from './swim-members.js';
 import type { Scheduler } from './ports.js';
 import { Suspicion, suspicionBoundsMs } from './suspicion.js';
 import type { MemberDigest, Rumour, RumourKind, SwimStats } from './swim-messages.js';

@@ -1,5 +1,5 @@
 /**
- * SWIM's data, shared by the mechanisms swim.ts is made of (member-table.ts, rumours.ts,
+ * SWIM's data, shared by the mechanisms swim.ts is made of (swim-members.ts, rumours.ts,
  * probe-cycle.ts): the messages one node sends another about membership (encoded and decoded by
  * wire.ts), and the counters each mechanism keeps.
  */

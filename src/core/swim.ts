@@ -3,7 +3,7 @@
  * hashicorp/memberlist: this facade runs the lifecycle (start, stop, leave, suspend, resume),
  * dispatches messages, and runs push-pull sync and reconnection probes to dead members. The
  * mechanisms are one module each, as memberlist has one file each:
- * - member-table.ts: what is known of each member, the live count, reaping;
+ * - swim-members.ts: what is known of each member, the live count, reaping;
  * - rumours.ts: which claim wins, suspicion timers (suspicion.ts), refutation by incarnation, and
  *   the piggyback queue (broadcast.ts);
  * - probe-cycle.ts: direct and indirect probes, relays for others, Lifeguard's late-tick grace
@@ -18,14 +18,14 @@
 import { Awareness } from './awareness.js';
 import type { EngramConfig } from './config.js';
 import { EngramError } from './errors.js';
-import { isLive, MemberTable } from './member-table.js';
+import { isLive, MemberTable } from './swim-members.js';
 import type { Random, Scheduler, TimerHandle } from './ports.js';
 import { ProbeCycle } from './probe-cycle.js';
 import { Rumours } from './rumours.js';
 import type { Rumour, SwimMessage, SwimStats } from './swim-messages.js';
 import type { Member, NodeId } from './types.js';
 
-export { stateRank } from './member-table.js';
+export { stateRank } from './swim-members.js';
 export type { MemberDigest, Rumour, RumourKind, SwimMessage, SwimStats } from './swim-messages.js';
 
 export interface SwimEvents {

@@ -1,9 +1,10 @@
 /**
- * What one SWIM node knows of each member: state, incarnation, when it was last heard, and the
- * timer that forgets a dead or left member after reapAfterMs. The table applies no rules of its
- * own; rumours.ts decides which claims win and calls `add` and `transition` here. It keeps the
- * figures the other mechanisms read from it: the live count (the n of every log(n) formula), the
- * dead members' reconnection round robin, and the digests a push-pull sync sends.
+ * SWIM's member table: what one node knows of each member (state, incarnation, when it was
+ * last heard) and the timer that forgets a dead or left member after reapAfterMs. The table
+ * applies no rules of its own; rumours.ts decides which claims win and calls `add` and
+ * `transition` here. It keeps the figures the other mechanisms read from it: the live count
+ * (the n of every log(n) formula), the dead members' reconnection round robin, and the digests
+ * a push-pull sync sends.
  */
 import type { Scheduler, TimerHandle } from './ports.js';
 import type { MemberDigest } from './swim-messages.js';
