@@ -109,10 +109,13 @@ describe('signaling client against the real server', () => {
     const a = connect(first, 'restart', 'a');
     const b = connect(first, 'restart', 'b');
     await eventually(() => a.peers.has('b') && b.peers.has('a'), 'a and b to see each other');
+    const failedAttempts = { a: 0, b: 0 };
+    a.client.onStatusChange((status) => void (status.state === 'unreachable' && failedAttempts.a++));
+    b.client.onStatusChange((status) => void (status.state === 'unreachable' && failedAttempts.b++));
     await first.close();
     await eventually(() => a.events.at(-1) === 'down' && b.events.at(-1) === 'down', 'both to notice the server is gone');
-    // Let both fail a few reconnection attempts against the closed port.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Both fail a few reconnection attempts against the closed port (counted, not waited for).
+    await eventually(() => failedAttempts.a >= 3 && failedAttempts.b >= 3, 'three failed reconnection attempts each');
     a.peers.clear();
     b.peers.clear();
     const second = await serve(first.port);

@@ -379,16 +379,13 @@ describe('SWIM in a simulated cluster', () => {
     expect(run(41)).not.toEqual(run(42));
   });
 
-  it('keeps a 200-node cluster healthy over 20 s, in reasonable real time', () => {
-    const startedMs = performance.now();
+  it('keeps a 200-node cluster healthy over 20 s: no member seen other than alive, and every node knows all 200', () => {
+    // How fast this runs in real time depends on the machine: bench/swim-speed.ts measures it.
     const cluster = Cluster.started(51, 200);
     cluster.run(20_000);
-    const elapsedMs = performance.now() - startedMs;
     expect(cluster.log.filter((o) => o.state !== 'alive')).toEqual([]);
     const knowsEveryone = cluster.ids.filter((id) => cluster.node(id).members().length === 200).length;
-    console.log(`200 nodes, 20 virtual s: ${elapsedMs.toFixed(0)} ms real; ${knowsEveryone}/200 know all 200`);
     expect(knowsEveryone).toBe(200);
-    expect(elapsedMs).toBeLessThan(8_000);
   });
 });
 

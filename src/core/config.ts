@@ -4,7 +4,7 @@
  */
 
 export interface EngramConfig {
-  // ---- SWIM membership (swim.ts, suspicion.ts, awareness.ts) ----
+  // ---- SWIM membership (swim.ts, probe-cycle.ts, rumours.ts, suspicion.ts, awareness.ts) ----
   /** Time between two probes sent by one node. */
   probeIntervalMs: number;
   /** How long a direct ping waits for its ack before asking helpers. */
