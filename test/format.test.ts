@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatRelativeTime, toEpochMs } from '../src/ui/format.js';
+import { formatBytes, formatCount, formatRelativeTime, linkSummary, toEpochMs } from '../src/ui/format.js';
 
 describe('UI number formats', () => {
   it('counts get thousands separators, whatever the page locale', () => {
@@ -11,6 +11,22 @@ describe('UI number formats', () => {
   it('bytes use binary units with one decimal', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(2_875_878)).toBe('2.7 MiB');
+  });
+});
+
+describe('the topology header', () => {
+  const members = [
+    { id: 'b', state: 'alive' },
+    { id: 'c', state: 'dead' },
+    { id: 'd', state: 'suspect' },
+  ];
+
+  it('counts open links, and apart from them the open ones whose member does not answer (a soft partition)', () => {
+    expect(linkSummary([{ peer: 'b', state: 'open' }], members)).toBe('1 open link');
+    expect(linkSummary([{ peer: 'b', state: 'open' }, { peer: 'c', state: 'open' }], members)).toBe('1 open link · 1 open link to a member not answering');
+    expect(linkSummary([{ peer: 'c', state: 'open' }, { peer: 'd', state: 'open' }, { peer: 'b', state: 'failed' }], members)).toBe('0 open links · 2 open links to members not answering');
+    // A link to a peer not yet a member counts as open: nothing says it does not answer.
+    expect(linkSummary([{ peer: 'e', state: 'open' }, { peer: 'b', state: 'connecting' }], members)).toBe('1 open link');
   });
 });
 

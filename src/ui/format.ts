@@ -89,3 +89,20 @@ const FULL_TIME_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium
 export function formatFullTime(epochMs: number): string {
   return FULL_TIME_FORMAT.format(epochMs);
 }
+
+/**
+ * The topology header: open links, and apart from them the open ones whose member does not
+ * answer. In a soft partition (faults.block) the data channels stay open while the member is
+ * dead to this tab; "2 open links" beside a dead member read as if it were reachable.
+ */
+export function linkSummary(links: readonly { readonly peer: string; readonly state: string }[], members: readonly { readonly id: string; readonly state: string }[]): string {
+  const stateOf = new Map(members.map((member) => [member.id, member.state] as const));
+  const open = links.filter((link) => link.state === 'open');
+  const silent = open.filter((link) => {
+    const state = stateOf.get(link.peer);
+    return state !== undefined && state !== 'alive';
+  }).length;
+  const answering = countOf(open.length - silent, 'open link');
+  if (silent === 0) return answering;
+  return `${answering} · ${countOf(silent, 'open link')} to ${silent === 1 ? 'a member' : 'members'} not answering`;
+}

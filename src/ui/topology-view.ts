@@ -6,7 +6,7 @@
 import { LitElement, css, html, svg } from 'lit';
 import type { Member, MemberState, NodeId } from '../core/types.js';
 import type { LinkInfo, LinkState } from './engram-handle.js';
-import { formatBytes } from './format.js';
+import { formatBytes, linkSummary } from './format.js';
 import { panel } from './theme.js';
 
 const WIDTH = 340;
@@ -107,7 +107,7 @@ export class TopologyView extends LitElement {
     const labelled = nodes.length <= MAX_LABELLED_NODES;
     return html`
       <section class="panel" aria-labelledby="topology-title">
-        <h2 id="topology-title">Topology <span class="count">${this.links.filter((link) => link.state === 'open').length} open links</span></h2>
+        <h2 id="topology-title">Topology <span class="count">${linkSummary(this.links, this.members)}</span></h2>
         <svg width=${WIDTH} height=${HEIGHT} viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="mesh topology" data-testid="topology">
           ${self ? nodes.slice(1).map((node) => this.renderEdge(self, node, linksByPeer.get(node.id))) : ''}
           ${nodes.map((node) => this.renderNode(node, labelled))}
