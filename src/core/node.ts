@@ -19,7 +19,7 @@ import { recordDigest, toHex } from './digest.js';
 import { DecodeError, EngramError } from './errors.js';
 import { LIMITS, validateId } from './limits.js';
 import { forgottenContent, localVersion, rememberedContent, resolvedContent, type Resolution, type VersionContent } from './local-write.js';
-import { droppable, learnFrontier, obsolete, withOwnEntry } from './frontier.js';
+import { Forgetting } from './forgetting.js';
 import { GenerationGossip } from './generation-gossip.js';
 import { GenerationTracker } from './generation.js';
 import { GroupCommit, type Stage } from './group-commit.js';
@@ -36,7 +36,6 @@ import type { Random, Scheduler, Storage, Transport } from './ports.js';
 import { RemoteApply } from './remote-apply.js';
 import { Swim, type SwimMessage } from './swim.js';
 import { SyncSchedule } from './sync-schedule.js';
-import { TombstoneCollector } from './tombstone-collector.js';
 import type { Dot, GenerationEntry, Member, MemoryId, MemoryRecord, NodeId, NodeState, Version, Visibility, VersionVector } from './types.js';
 import { decodeMessage, encodeMessage, type Message } from './wire.js';
 
@@ -89,10 +88,9 @@ export class EngramNode {
   private readonly view: MembershipView;
   private readonly sync: SyncSchedule;
   private readonly remote: RemoteApply;
-  private readonly collector: TombstoneCollector;
+  /** The frontier and tombstone collection (forgetting.ts). */
+  private readonly forgetting: Forgetting;
   private readonly conflictIds = new Set<MemoryId>();
-  /** What this node has seen of each other writer, held or written over (frontier.ts); its own entry is `counter`. */
-  private frontier: VersionVector;
 
   /** Highest dot counter seen per origin, over every version this node has held. */
   private clock: Record<NodeId, number> = {};
@@ -121,7 +119,6 @@ export class EngramNode {
     this.hlc = new HybridClock(this.wallNow);
     this.counter = state.counter;
     this.incarnation = state.incarnation;
-    this.frontier = state.frontier ?? {};
     this.generations = new GenerationTracker(state);
     this.gossip = new GenerationGossip(this.id, this.generations);
     this.view = new MembershipView({
@@ -147,14 +144,20 @@ export class EngramNode {
       // Pushes go out on the round's durability, gathered only under sustained load (sync-schedule.ts).
       afterRound: (moreWaiting) => this.sync.afterRound(moreWaiting),
     });
-    this.collector = new TombstoneCollector({
+    this.forgetting = new Forgetting({
+      self: this.id,
       config: this.config,
       scheduler: this.scheduler,
       changes: this.changes,
-      frontier: () => this.ownFrontier(),
-      cutoff: () => this.horizonCutoff(),
+      wallNow: this.wallNow,
+      counter: () => this.counter,
+      known: (node) => this.knownCounters.get(node) ?? 0,
+      record: (id) => this.records.get(id),
+      dropObsolete: (ids, peerFrontier) => this.remote.dropObsolete(ids, peerFrontier),
+      persistState: () => this.persistState(),
       counters: this.counters,
       stopped: () => this.stopped,
+      stored: state.frontier,
     });
     for (const record of records) this.install(record);
     this.remote = new RemoteApply({
@@ -165,8 +168,8 @@ export class EngramNode {
       record: (id) => this.records.get(id),
       generation: () => this.generations.current,
       push: (id, record) => this.sync.push(id, record),
-      frontier: () => this.ownFrontier(),
-      cutoff: () => this.horizonCutoff(),
+      frontier: () => this.forgetting.frontier(),
+      cutoff: () => this.forgetting.cutoff(),
       counters: this.counters,
       stopped: () => this.stopped,
       emit: this.emit,
@@ -193,9 +196,9 @@ export class EngramNode {
       record: (id) => this.records.get(id),
       send: (peer, message) => this.send(peer, message),
       apply: (incoming, peer, peerFrontier) => this.remote.apply(incoming, peer, peerFrontier),
-      frontier: () => this.ownFrontier(),
-      learnFrontier: (peer, frontier) => this.learnFrontier(frontier),
-      shipOrDrop: (ids, peerFrontier) => this.shipOrDrop(ids, peerFrontier),
+      frontier: () => this.forgetting.frontier(),
+      learnFrontier: (_peer, frontier) => this.forgetting.learn(frontier),
+      shipOrDrop: (ids, peerFrontier) => this.forgetting.shipOrDrop(ids, peerFrontier),
       generationLogs: () => this.gossip.logs(),
       learnGenerations: (logs) => this.gossip.learn(logs),
       generationEntry: (node, generation) => this.gossip.entry(node, generation),
@@ -282,7 +285,7 @@ export class EngramNode {
     this.swim.start(seeds.filter((seed) => seed !== this.id));
     this.view.start(this.config.reapAfterMs);
     this.sync.start();
-    this.collector.start();
+    this.forgetting.start();
     this.view.refresh();
   }
 
@@ -333,7 +336,7 @@ export class EngramNode {
     this.healer.stop();
     this.sync.stop();
     this.view.stop();
-    this.collector.stop();
+    this.forgetting.stop();
   }
 
   get isStopped(): boolean {
@@ -513,7 +516,7 @@ export class EngramNode {
       incarnation: this.incarnation,
       generation: this.generations.current,
       generations: this.generations.log,
-      frontier: this.frontier,
+      frontier: this.forgetting.stored,
     };
   }
 
@@ -522,47 +525,17 @@ export class EngramNode {
   /** Collects forgotten memories now rather than at the next sweep; resolves with how many were deleted. */
   collectTombstones(): Promise<number> {
     this.assertRunning();
-    return this.collector.sweep();
+    return this.forgetting.collect();
   }
 
   /** Forgotten memories held until they can be collected. */
   get tombstones(): number {
-    return this.collector.pending;
+    return this.forgetting.tombstones;
   }
 
   /** This node's frontier, its own entry included (frontier.ts). */
   frontierNow(): VersionVector {
-    return this.ownFrontier();
-  }
-
-  private ownFrontier(): VersionVector {
-    return withOwnEntry(this.frontier, this.id, this.counter);
-  }
-
-  private horizonCutoff(): number {
-    return this.wallNow() - this.config.tombstoneHorizonMs;
-  }
-
-  private learnFrontier(peers: VersionVector): void {
-    const learned = learnFrontier(this.frontier, peers, this.id, (node) => this.knownCounters.get(node) ?? 0);
-    if (learned === undefined) return;
-    this.frontier = learned;
-    this.counters.frontierLearned += 1;
-    this.persistState();
-  }
-
-  private shipOrDrop(ids: readonly MemoryId[], peerFrontier: VersionVector): MemoryId[] {
-    const cutoff = this.horizonCutoff();
-    const ship: MemoryId[] = [];
-    const drop: MemoryId[] = [];
-    for (const id of ids) {
-      const record = this.records.get(id);
-      if (record === undefined) continue;
-      if (record.siblings.some((version) => obsolete(version, peerFrontier, cutoff))) drop.push(id);
-      if (!droppable(record, peerFrontier, cutoff)) ship.push(id);
-    }
-    if (drop.length > 0) void this.remote.dropObsolete(drop, peerFrontier).catch(() => undefined);
-    return ship;
+    return this.forgetting.frontier();
   }
 
   /** Puts a committed record into memory, the Merkle tree, the node clock and the conflict queue. */
@@ -570,7 +543,7 @@ export class EngramNode {
     this.records.set(record.id, record);
     this.recallIndex.set(record);
     this.tree.set(record.id, recordDigest(record));
-    this.collector.track(record.id, record);
+    this.forgetting.track(record.id, record);
     for (const sibling of record.siblings) {
       this.hlc.observe(sibling.writtenAt);
       this.advanceClock(sibling.dot);
@@ -590,7 +563,7 @@ export class EngramNode {
       this.records.delete(id);
       this.recallIndex.delete(id);
       this.tree.set(id, undefined);
-      this.collector.track(id, undefined);
+      this.forgetting.track(id, undefined);
       if (this.conflictIds.delete(id)) this.emit('conflict', { id, conflict: undefined });
     }
     this.gistCache = undefined;
