@@ -63,14 +63,28 @@ test('one visible and four hidden, throttled tabs: writes from a hidden tab reac
     const frozen = browser.tabs[3]!;
     const frozenId = await frozen.page.evaluate(() => window.engram!.id);
     const awake = nodes.filter((node) => node.page !== frozen.page);
+    // Every state the awake tabs give the frozen one from now on, not only the last.
+    for (const node of awake) {
+      await node.page.evaluate((id) => {
+        const seen: string[] = [];
+        (window as unknown as { frozenStates: string[] }).frozenStates = seen;
+        window.engram!.on('membership', ({ member }) => {
+          if (member.id === id) seen.push(member.state);
+        });
+      }, frozenId);
+    }
     await browser.freeze(frozen.page);
     for (const node of awake) {
       await node.page.waitForFunction((id) => window.engram!.members().find((member) => member.id === id)?.state === 'sleeping', frozenId, { timeout: 10_000 });
     }
-    // Longer than suspicion and the transport's silence limit (2.5 s): still sleeping, nothing failed.
-    await awake[0]!.page.waitForTimeout(4_000);
+    // Each awake tab then probes on for 25 more rounds (5 s at the default 200 ms: past suspicion
+    // and the transport's 2.5 s silence limit), counted by its own SWIM, not guessed by a sleep.
+    const probesOf = (node: (typeof awake)[number]) => node.page.evaluate(() => window.engram!.stats().swim.probes ?? 0);
+    const probesAtSleep = await Promise.all(awake.map(probesOf));
+    for (const [i, node] of awake.entries()) await expect.poll(() => probesOf(node), { timeout: 30_000 }).toBeGreaterThanOrEqual((probesAtSleep[i] as number) + 25);
     for (const node of awake) {
-      expect(await node.page.evaluate((id) => window.engram!.members().find((member) => member.id === id)?.state, frozenId)).toBe('sleeping');
+      // Shown sleeping all along: never suspect, dead or alive while it was frozen.
+      expect(await node.page.evaluate(() => (window as unknown as { frozenStates: string[] }).frozenStates)).toEqual(['sleeping']);
       expect(await node.page.evaluate(() => window.engram!.visibility())).toMatchObject({ visible: TABS - 1, total: TABS - 1, sleeping: 1 });
     }
     const { id: missed } = await writeIn(browser.tabs[0]!.page, 'written while a tab slept');
