@@ -10,7 +10,7 @@
  * JSON says which (`hardPartitions`).
  */
 import { execFileSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { CHROMIUM_PATH } from '../playwright.config.js';
 import { BrowserCluster } from '../e2e/harness/cluster-harness.js';
 import { checkSnapshots, type ReplicaSnapshot } from '../src/check/checker.js';
@@ -138,6 +138,8 @@ export interface MeshResult {
     readonly options: MeshOptions;
     readonly hardPartitions: boolean;
     readonly chromium: string;
+    /** The machine's 1-minute load average at the start and end of the run. */
+    readonly loadAverage?: { readonly start: number; readonly end: number };
     readonly cores: number;
     readonly pollIntervalMs: number;
     readonly inFlightPerNode: number;
@@ -369,6 +371,7 @@ function healCut(askedMs: number, runs: readonly HealRun[]): HealCut {
 
 export async function measureMesh(options: MeshOptions, log: (line: string) => void): Promise<MeshResult> {
   const ranAt = new Date();
+  const loadAtStart = loadavg()[0] as number;
   const cluster = new BrowserCluster({ log });
   try {
     await cluster.start({ nodes: options.nodes, room: `bench-${Date.now()}` });
@@ -436,6 +439,7 @@ export async function measureMesh(options: MeshOptions, log: (line: string) => v
         quick: options.quick,
         options,
         hardPartitions: control.hard,
+        loadAverage: { start: loadAtStart, end: loadavg()[0] as number },
         chromium: execFileSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8' }).trim(),
         cores: cpus().length,
         pollIntervalMs: POLL_INTERVAL_MS,

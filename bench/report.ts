@@ -15,6 +15,8 @@ export interface SectionRun {
   readonly durationMs: number;
   readonly command: string;
   readonly quick: boolean;
+  /** The machine's 1-minute load average when the section started and ended (absent in older runs). */
+  readonly loadAverage?: { readonly start: number; readonly end: number };
 }
 
 /** What bench/hidden-tabs.ts writes (docs/hidden-tabs.json). */
@@ -90,7 +92,9 @@ const pct = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
 
 /** "ran 2026-12-03T07:40Z for 12.3 min (`npm run bench -- --quick`)". */
 function ranLine(run: SectionRun | undefined, fallbackAt: string | undefined): string {
-  if (run !== undefined) return `Ran ${run.ranAt} for ${minutes(run.durationMs)} (\`${run.command}\`${run.quick ? ', quick: fewer and shorter steps, not the published figures' : ''}).`;
+  if (run === undefined) return `Ran ${fallbackAt ?? 'at a time not recorded'}, by its own script (not through \`npm run bench\`).`;
+  const load = run.loadAverage ? `, 1-min load average ${run.loadAverage.start.toFixed(1)} at the start and ${run.loadAverage.end.toFixed(1)} at the end on this machine's cores` : '';
+  return `Ran ${run.ranAt} for ${minutes(run.durationMs)} (\`${run.command}\`${run.quick ? ', quick: fewer and shorter steps, not the published figures' : ''}${load}).`;
   return `Ran ${fallbackAt ?? 'at a time not recorded'}, by its own script (not through \`npm run bench\`).`;
 }
 
@@ -177,7 +181,7 @@ function meshSection(mesh: MeshResult): string {
   ];
   return `## Mesh: ${run.options.nodes} browsers over real WebRTC (docs/benchmarks.json)
 
-${ranLine({ ranAt: run.ranAt, durationMs: run.durationMs, command: `npm run bench${run.quick ? ' -- --quick' : ''}`, quick: run.quick }, undefined)}
+${ranLine({ ranAt: run.ranAt, durationMs: run.durationMs, command: `npm run bench${run.quick ? ' -- --quick' : ''}`, quick: run.quick, ...(run.loadAverage ? { loadAverage: run.loadAverage } : {}) }, undefined)}
 ${run.options.nodes} headless browsers (${run.chromium}) on one machine (${run.cores} cores), each a node of one room, talking over real WebRTC data channels.
 Partitions: **${run.hardPartitions ? 'hard (iptables DROP in per-browser network namespaces)' : 'soft (messages dropped inside each node transport; data channels stay up)'}**.
 

@@ -16,6 +16,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FULL_MESH, measureMesh, QUICK_MESH, type MeshResult } from './mesh.js';
@@ -75,11 +76,18 @@ function writeReport(dir: string): void {
 function runScript(section: ScriptSection, quick: boolean, out: string): Promise<{ ok: boolean; run: SectionRun }> {
   const args = ['tsx', section.script, ...section.args(quick, out)];
   const started = new Date();
+  const loadAtStart = loadavg()[0] as number;
   log(`${section.name}: npx ${args.join(' ')}`);
   return new Promise((resolve) => {
     const child = spawn('npx', args, { stdio: 'inherit' });
     child.once('exit', (code, signal) => {
-      const run: SectionRun = { ranAt: started.toISOString(), durationMs: Date.now() - started.getTime(), command: `npx ${args.join(' ')}`, quick };
+      const run: SectionRun = {
+        ranAt: started.toISOString(),
+        durationMs: Date.now() - started.getTime(),
+        command: `npx ${args.join(' ')}`,
+        quick,
+        loadAverage: { start: loadAtStart, end: loadavg()[0] as number },
+      };
       if (code !== 0) log(`${section.name} FAILED (${signal ?? `exit code ${code}`})`);
       resolve({ ok: code === 0, run });
     });
