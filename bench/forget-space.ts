@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from '@playwright/test';
-import { startServer } from '../signaling/server.js';
+import { serveApp } from './app-server.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/testing/chromium.js';
 
 const { values } = parseArgs({
@@ -211,11 +211,7 @@ async function measure(baseUrl: string, rounds: number): Promise<Record<string, 
   }
 }
 
-if (!values['no-build']) {
-  log('building the app (vite build)');
-  execFileSync('npx', ['vite', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-const server = await startServer({ port: 0, host: '127.0.0.1', log: { info: () => undefined, warn: (line) => console.warn(line) } });
+const server = await serveApp({ build: !values['no-build'], log });
 try {
   const ranAt = new Date().toISOString();
   const loadBefore = loadavg();

@@ -24,13 +24,12 @@
  * The machine is shared, so the load average at the start and end of each size is recorded.
  * Figures land in docs/scale.json; docs/BENCHMARKS.md is rendered from it by bench/run.ts.
  */
-import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from '@playwright/test';
-import { startServer } from '../signaling/server.js';
 import { installProbe } from './probe.js';
+import { serveApp } from './app-server.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/testing/chromium.js';
 
 const { values } = parseArgs({
@@ -330,11 +329,7 @@ function targetsMet(row: {
   return null;
 }
 
-if (!values['no-build']) {
-  log('building the app (vite build)');
-  execFileSync('npx', ['vite', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-const server = await startServer({ port: 0, host: '127.0.0.1', log: { info: () => undefined, warn: (line) => console.warn(line) } });
+const server = await serveApp({ build: !values['no-build'], log });
 try {
   const ranAt = new Date().toISOString();
   const rows = [];
