@@ -115,6 +115,44 @@ describe('hostile members (issue 10)', () => {
     }
   });
 
+  it('an accusation just below the top incarnation, then a partition: the accused is not held dead for good after the heal (found by the hostile fuzz, seed 1)', async () => {
+    const sim = await cluster(4);
+    const mallory = attacker(sim);
+    const accused = sim.ids[1] as NodeId;
+    // Refuting this takes the accused to the top incarnation; before the fix it then had nothing left to refute with.
+    for (const to of sim.ids) {
+      mallory.send(to, { type: 'swim', swim: { type: 'ping', seq: 1, rumours: [{ kind: 'suspect', node: accused, incarnation: LIMITS.counter - 1, from: MALLORY }] } });
+    }
+    await sim.run(1_000);
+    sim.partition([[1], [0, 2, 3]]);
+    await sim.run(10_000);
+    expect(sim.node(0).members().find((member) => member.id === accused)?.state).toBe('dead');
+    sim.heal();
+    // Within seconds every node sees every other alive again, the accused included.
+    await sim.runUntil(() => [0, 1, 2, 3].every((i) => sim.node(i).members().every((member) => member.state === 'alive')), 10_000);
+  });
+
+  it('a version stamped at the largest double neither drags honest clocks past what the wire can carry nor stops replication (found by the hostile fuzz, seed 1)', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const { id } = await sim.settle(sim.node(0).remember({ content: 'honest 0' }), 10_000);
+    await sim.run(200);
+    // Admitted, it made every later local timestamp Infinity, which no decoder reads: all replication stopped.
+    const farFuture = forged({ dot: { node: MALLORY, counter: 1 }, context: {}, content: 'from the end of time', createdAt: Number.MAX_VALUE, writtenAt: Number.MAX_VALUE });
+    for (const to of sim.ids) mallory.send(to, { type: 'replicate', records: [{ id, siblings: [farFuture] }, { id: 'hostile.far', siblings: [farFuture] }] });
+    await sim.run(200);
+    const written = [];
+    for (let n = 1; n <= 5; n++) written.push(await sim.settle(sim.node(n % 3).remember({ content: `honest after ${n}` }), 10_000));
+    await sim.settle(sim.node(1).remember({ id, content: 'honest edit' }), 10_000);
+    await sim.runUntil(() => sim.converged(), 10_000);
+    for (const i of [0, 1, 2]) {
+      for (const { id: other } of written) expect(sim.node(i).record(other)?.siblings[0]?.writtenAt).toBeLessThan(SIM_EPOCH_MS + 3_600_000);
+      expect(sim.node(i).record(id)?.siblings.map((version) => version.content)).toEqual(['honest edit']);
+      expect(sim.node(i).stats().decodeErrors).toBe(0);
+      expect(sim.node(i).record('hostile.far')).toBeUndefined();
+    }
+  });
+
   it('siblings stay within LIMITS.siblings: a version that would pass it is refused and counted, stays with its writer, and arrives once the conflict is resolved: nothing acknowledged is lost', async () => {
     const sim = await cluster(3);
     const mallory = attacker(sim);

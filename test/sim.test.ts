@@ -10,7 +10,7 @@ import { staleAfterMsFor } from '../src/check/checker.js';
 import { SimCluster, SimTimeoutError } from '../src/sim/cluster.js';
 import { runScenario, SCENARIOS, type ScenarioName, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenarios.js';
 
-const FAULT_MENU = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'failure');
+const FAULT_MENU = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'failure' && name !== 'hostile');
 /** Seeds per scenario: 11 scenarios x this = the number of seeded runs. */
 const SEEDS_PER_SCENARIO = Number(process.env.ENGRAM_SIM_SEEDS ?? 20);
 const FIRST_SEED = Number(process.env.ENGRAM_SIM_FIRST_SEED ?? 1);

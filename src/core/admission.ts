@@ -18,6 +18,9 @@
  *    counter, and each step is visible). What a replica knows grows with every admitted version
  *    (dots and context entries), so replicas that admitted the same versions admit the same
  *    next ones, and a version refused for lack of knowledge is admitted by a later heal.
+ *  - A timestamp from the far future (Number.MAX_VALUE) dragged every hybrid clock that observed
+ *    it there, and the next local timestamp was Infinity, which no decoder reads. Rule: createdAt
+ *    and writtenAt may be at most LIMITS.clockAheadMs ahead of this replica's wall clock.
  *  - Siblings: a record keeps at most LIMITS.siblings, which every decoder reads; a version that
  *    would take it past that is refused here (counted and reported), never held in a record
  *    that could not be sent. Local writes supersede every sibling, so honest records stay at one
@@ -28,7 +31,7 @@ import { LIMITS } from './limits.js';
 import type { MemoryRecord, NodeId, Version } from './types.js';
 import { covers } from './vector-clock.js';
 
-export type Refusal = 'forged-dot' | 'forged-context' | 'impossible-context' | 'implausible-counter';
+export type Refusal = 'forged-dot' | 'forged-context' | 'impossible-context' | 'implausible-counter' | 'implausible-timestamp';
 
 /** What the receiving replica knows: who it is, what it has issued, and what it has seen of others. */
 export interface AdmissionView {
@@ -37,11 +40,14 @@ export interface AdmissionView {
   readonly issued: number;
   /** The highest counter of `node` this replica has seen in an admitted dot or context entry. */
   known(node: NodeId): number;
+  /** This replica's wall clock, epoch ms (timestamps further ahead than LIMITS.clockAheadMs are refused). */
+  readonly wallNowMs: number;
 }
 
 /** Why `version` (for the record `current` is this replica's copy of) must be refused, if it must. */
 export function refusalOf(version: Version, current: MemoryRecord | undefined, view: AdmissionView): Refusal | undefined {
   const { dot, context } = version;
+  if (Math.max(version.writtenAt, version.createdAt) > view.wallNowMs + LIMITS.clockAheadMs) return 'implausible-timestamp';
   if (dot.node === view.self) {
     const held = current?.siblings.find((sibling) => sibling.dot.counter === dot.counter && sibling.dot.node === dot.node);
     if (held !== undefined) return versionsEqual(held, version) ? undefined : 'forged-dot';

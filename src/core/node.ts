@@ -61,12 +61,19 @@ export interface EngramNodeOptions {
   readonly scheduler: Scheduler;
   readonly random: Random;
   readonly config?: Partial<EngramConfig>;
+  /**
+   * What this node actually sends for each message it means to send (default: just that one).
+   * The simulator's hostile members (src/sim/hostile.ts) replace and augment their traffic here,
+   * so the lies go out through the member's real, authenticated link and decode like its own.
+   */
+  readonly outgoing?: (to: NodeId, message: Message) => readonly Message[];
 }
 
 export class EngramNode {
   readonly id: NodeId;
   readonly config: EngramConfig;
   private readonly transport: Transport;
+  private readonly outgoing: ((to: NodeId, message: Message) => readonly Message[]) | undefined;
   private readonly storage: Storage;
   private readonly scheduler: Scheduler;
   private readonly random: Random;
@@ -107,6 +114,7 @@ export class EngramNode {
     this.id = options.id;
     this.config = resolveConfig(options.config);
     this.transport = options.transport;
+    this.outgoing = options.outgoing;
     this.storage = options.storage;
     this.scheduler = options.scheduler;
     this.random = options.random;
@@ -144,6 +152,8 @@ export class EngramNode {
       changes: this.changes,
       hlc: this.hlc,
       knownCounter: (node) => this.knownCounters.get(node) ?? 0,
+      // Without a wall clock (a bare test scheduler) there is nothing to judge timestamps by.
+      wallNowMs: () => scheduler.wallNow?.() ?? Number.POSITIVE_INFINITY,
       record: (id) => this.records.get(id),
       generation: () => this.generations.current,
       push: (id, record) => this.sync.push(id, record),
@@ -338,6 +348,11 @@ export class EngramNode {
 
   /** The record with all its siblings, or undefined. */
   async get(id: MemoryId): Promise<MemoryRecord | undefined> {
+    return this.records.get(id);
+  }
+
+  /** The record as held right now, synchronously (checkers that follow every `write` event read it here). */
+  record(id: MemoryId): MemoryRecord | undefined {
     return this.records.get(id);
   }
 
@@ -573,6 +588,11 @@ export class EngramNode {
 
   private send(to: NodeId, message: Message): number {
     if (this.stopped) return 0;
+    if (this.outgoing) return this.outgoing(to, message).reduce((bytes, each) => bytes + this.sendOne(to, each), 0);
+    return this.sendOne(to, message);
+  }
+
+  private sendOne(to: NodeId, message: Message): number {
     const encoded = encodeMessage(this.link(to), this.nodeClock(), message);
     this.counts.sent(message, encoded);
     this.transport.send(to, encoded.bytes, message.type === 'replicate' || message.type === 'heal-records' ? 'bulk' : 'control');

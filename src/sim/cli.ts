@@ -3,6 +3,7 @@
  * Runs one seeded scenario in the deterministic simulator and prints what it measured.
  */
 import { parseArgs } from 'node:util';
+import { describeHostile, runHostileScenario } from './hostile-scenario.js';
 import { runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from './scenarios.js';
 
 const HELP = `Usage: npm run sim -- [options]
@@ -22,6 +23,8 @@ ${Object.entries(SCENARIOS)
   --past-members N  extra nodes that join, write once and leave before the measured phases,
                     so the cluster "has had" nodes + N distinct members (clock-size figures)
   --runs N          run seeds seed..seed+N-1 and print one line each (default 1)
+  --attack-ms N     hostile: how long the attack lasts, virtual ms (default 300000)
+  --hostile N       hostile: how many hostile members (default 1)
   --json            print the result as one JSON object
   --help            this text
 `;
@@ -50,6 +53,8 @@ async function main(): Promise<void> {
         loss: { type: 'string' },
         runs: { type: 'string' },
         'past-members': { type: 'string' },
+        'attack-ms': { type: 'string' },
+        hostile: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -72,6 +77,22 @@ async function main(): Promise<void> {
   const loss = values.loss === undefined ? undefined : Number(values.loss);
   if (loss !== undefined && !(loss >= 0 && loss <= 1)) fail(`--loss must be in [0, 1], got ${values.loss}`);
   const quiet = values.json === true;
+  if (scenario === 'hostile') {
+    const attackMs = integer(values['attack-ms'], 300_000, 'attack-ms', 1);
+    const hostile = integer(values.hostile, 1, 'hostile', 1);
+    for (let run = 0; run < runs; run++) {
+      const verdict = await runHostileScenario({
+        seed: seed + run,
+        honest: values.nodes === undefined ? 4 : nodes,
+        hostile,
+        attackMs,
+        progress: quiet ? undefined : (line) => process.stderr.write(`  [seed ${seed + run}] ${line}\n`),
+      });
+      process.stdout.write(`${quiet ? JSON.stringify(verdict) : describeHostile(verdict)}\n`);
+      if (!verdict.passed) process.exitCode = 1;
+    }
+    return;
+  }
   for (let run = 0; run < runs; run++) {
     const result = await runScenario({
       nodes,

@@ -27,6 +27,7 @@ export const SCENARIOS = {
   'crash-restart': 'no split; one node crashes and later restarts from its storage',
   random: 'one of the above chosen by the seed, with random link loss up to 5%',
   failure: 'detection at scale: one node crashes; no workload (use with --nodes 1000)',
+  hostile: 'authenticated members send random well-formed lies of every message type while partitions come and go (hostile-scenario.ts); --nodes counts honest nodes, --attack-ms sets the length',
 } as const;
 
 export type ScenarioName = keyof typeof SCENARIOS;
@@ -129,12 +130,13 @@ interface Cut {
 }
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
+  if (options.scenario === 'hostile') throw new RangeError('the hostile scenario has its own runner and verdict: runHostileScenario (hostile-scenario.ts)');
   const started = Date.now();
   const picker = new SeededRandom(options.seed ^ 0x5bd1e995);
   let shape: ScenarioName = options.scenario;
   let loss = options.loss ?? 0;
   if (shape === 'random') {
-    const shapes = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'random' && name !== 'failure');
+    const shapes = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'random' && name !== 'failure' && name !== 'hostile');
     shape = shapes[picker.int(shapes.length)] as ScenarioName;
     loss = options.loss ?? Math.floor(picker.next() * 5) / 100;
   }
