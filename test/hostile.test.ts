@@ -94,6 +94,26 @@ describe('hostile members (issue 10)', () => {
     }
   });
 
+  it('a victim that re-asserted over a forgery of its dot a whole counterLeap ahead is still heard: the re-assertion and its next writes arrive everywhere (found by the hostile fuzz, seed 15)', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const victim = sim.ids[0] as NodeId;
+    const { id, dot } = await sim.settle(sim.node(0).remember({ content: 'edit 0' }), 10_000);
+    await sim.run(200);
+    // The victim's dot, counterLeap ahead, sent to the victim only: it re-asserts one past it (remote-apply.ts reassert),
+    // a dot one further than the others, who know only its old counter, admit as plausible.
+    const forgery = forged({ dot: { node: victim, counter: dot.counter + LIMITS.counterLeap }, context: {}, content: 'forged far ahead', writtenAt: SIM_EPOCH_MS + sim.now });
+    mallory.send(victim, { type: 'replicate', records: [{ id, siblings: [forgery] }] });
+    await sim.run(200);
+    expect(sim.node(0).stats().reassertions).toBe(1);
+    const next = await sim.settle(sim.node(0).remember({ content: 'after the leap' }), 10_000);
+    expect(next.dot.counter).toBeGreaterThan(dot.counter + LIMITS.counterLeap);
+    // The victim's own link header says how far it has issued: that is what lets the others admit it.
+    await sim.runUntil(() => [1, 2].every((i) => sim.node(i).record(next.id) !== undefined), 10_000);
+    await sim.runUntil(() => sim.converged(), 10_000);
+    for (const i of [0, 1, 2]) expect((await shown(sim, i, id))?.content).toBe('edit 0');
+  });
+
   it('an accusation at the top incarnation: refuting never throws, and the accused is alive everywhere within seconds, not dead for good', async () => {
     const sim = await cluster(4);
     const mallory = attacker(sim);

@@ -38,7 +38,7 @@ export interface AdmissionView {
   readonly self: NodeId;
   /** The highest dot counter this replica has issued. */
   readonly issued: number;
-  /** The highest counter of `node` this replica has seen in an admitted dot or context entry. */
+  /** The highest counter of `node` this replica has seen in an admitted dot or context entry, or that `node` itself said it holds. */
   known(node: NodeId): number;
   /** This replica's wall clock, epoch ms (timestamps further ahead than LIMITS.clockAheadMs are refused). */
   readonly wallNowMs: number;

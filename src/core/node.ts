@@ -151,7 +151,11 @@ export class EngramNode {
       self: this.id,
       changes: this.changes,
       hlc: this.hlc,
-      knownCounter: (node) => this.knownCounters.get(node) ?? 0,
+      // What a writer's own link header says it holds of itself counts too: only it speaks on its
+      // link (peer-auth.ts), so this is its word on its own counter. Without it a writer whose
+      // counter leapt past a forgery (reassert, leapPast) was refused by every replica that knew
+      // less of it, for good, since it could only learn more from the refused versions.
+      knownCounter: (node) => Math.max(this.knownCounters.get(node) ?? 0, this.links.get(node)?.peerClock()[node] ?? 0),
       // Without a wall clock (a bare test scheduler) there is nothing to judge timestamps by.
       wallNowMs: () => scheduler.wallNow?.() ?? Number.POSITIVE_INFINITY,
       record: (id) => this.records.get(id),

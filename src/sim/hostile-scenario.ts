@@ -54,6 +54,8 @@ export interface HostileVerdict {
   readonly errorKinds: readonly (readonly [string, number])[];
   /** The first lost write, if any: its memory's history and each honest replica's record of it. */
   readonly lostDetail?: unknown;
+  /** The first record the honest replicas disagree on, if any, as each holds it. */
+  readonly divergentDetail?: unknown;
   readonly healMs: number | null;
   readonly virtualMs: number;
   readonly realMs: number;
@@ -183,6 +185,15 @@ export async function runHostileScenario(options: HostileScenarioOptions): Promi
   await sim.run(3_000);
   const check = checkHonestReplicas(history, honestNodes().map(snapshotOf), provenance);
   const heldDown = down();
+  // The first record the honest replicas disagree on, as each holds it.
+  let divergentDetail: Record<string, unknown> | undefined;
+  if (!check.converged) {
+    const digests = new Map<string, Set<string>>();
+    for (const node of honestNodes()) for (const [id, digest] of node.recordDigests()) digests.set(id, (digests.get(id) ?? new Set()).add(digest));
+    const ids = new Set([...digests.keys()].filter((id) => (digests.get(id) as Set<string>).size > 1 || honestNodes().some((node) => node.record(id) === undefined)));
+    const first = [...ids][0];
+    if (first !== undefined) divergentDetail = { id: first, records: Object.fromEntries(honestNodes().map((node) => [node.id, node.record(first)?.siblings ?? null])) };
+  }
   // The first lost write's story, to start a diagnosis from: its history and every honest replica's record.
   const firstLost = check.lost[0];
   const lostDetail = firstLost && {
@@ -215,6 +226,7 @@ export async function runHostileScenario(options: HostileScenarioOptions): Promi
     fuzz,
     errorKinds: [...errorKinds].sort((a, b) => b[1] - a[1]).slice(0, 12),
     ...(lostDetail ? { lostDetail } : {}),
+    ...(divergentDetail ? { divergentDetail } : {}),
     healMs,
     virtualMs: sim.now,
     realMs: Date.now() - started,
@@ -237,5 +249,6 @@ export function describeHostile(verdict: HostileVerdict): string {
     `  fuzz        ${verdict.fuzz.added} lies added, ${verdict.fuzz.replaced} real messages replaced: ${JSON.stringify(verdict.fuzz.byShape)}`,
   ];
   if (verdict.lostDetail) lines.push(`  first lost  ${JSON.stringify(verdict.lostDetail)}`);
+  if (verdict.divergentDetail) lines.push(`  divergent   ${JSON.stringify(verdict.divergentDetail)}`);
   return lines.join('\n');
 }
