@@ -114,6 +114,27 @@ describe('hostile members (issue 10)', () => {
     for (const i of [0, 1, 2]) expect((await shown(sim, i, id))?.content).toBe('edit 0');
   });
 
+  // Open: fails today, which it.fails asserts, so it turns red the day a fix lands (then make it a plain it()).
+  // A hold of such versions alone does not fix it (branch s-hostile-hold-wip has one: this test passes there,
+  // the hostile fuzz then stops converging): once the edits exist, the claim is true as far as any replica can tell.
+  it.fails('open (issue 10): a forged context claiming the victim\'s counter + 5, sent to a node cut off from the victim, does not overrule the victim\'s next 5 edits once they are issued', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const victim = sim.ids[0] as NodeId;
+    const { id, dot } = await sim.settle(sim.node(0).remember({ content: 'edit 0' }), 10_000);
+    await sim.run(200);
+    sim.partition([[0], [1, 2]]);
+    // Stamped with the time it is made, like any version; it claims five edits the victim has not made yet.
+    const future = forged({ dot: { node: MALLORY, counter: 1 }, context: { [victim]: dot.counter + 5 }, content: 'the future, foretold', writtenAt: SIM_EPOCH_MS + sim.now });
+    mallory.send(sim.ids[1] as NodeId, { type: 'replicate', records: [{ id, siblings: [future] }] });
+    await sim.run(200);
+    for (let n = 1; n <= 5; n++) await sim.settle(sim.node(0).remember({ id, content: `edit ${n}` }), 10_000);
+    sim.heal();
+    await sim.runUntil(() => sim.converged(), 20_000);
+    await sim.run(2_000);
+    for (const i of [0, 1, 2]) expect((await shown(sim, i, id))?.content, `on ${sim.ids[i]}`).toBe('edit 5');
+  });
+
   it('an accusation at the top incarnation: refuting never throws, and the accused is alive everywhere within seconds, not dead for good', async () => {
     const sim = await cluster(4);
     const mallory = attacker(sim);
@@ -208,14 +229,14 @@ describe('hostile members (issue 10)', () => {
     }
   });
 
-  it('a record refused in the middle of a heal batch is counted, reported as an error event and skipped; the other 1,000 records arrive and the roots become equal', async () => {
+  it('a record refused in the middle of a 10,000-record heal is counted, reported as an error event and skipped; the other 10,000 records arrive and the roots become equal', async () => {
     const sim = await cluster(2);
     const mallory = attacker(sim);
     const victim = sim.ids[0] as NodeId;
     const { dot } = await sim.settle(sim.node(0).remember({ content: 'mine' }), 10_000);
     await sim.run(200);
     sim.partition([[0], [1]]);
-    const written = await sim.settle(Promise.all(Array.from({ length: 1_000 }, (_, n) => sim.node(1).remember({ content: `far side ${n}` }))), 60_000);
+    const written = await sim.settle(Promise.all(Array.from({ length: 10_000 }, (_, n) => sim.node(1).remember({ content: `far side ${n}` }))), 120_000);
     // Node 1 cannot tell this forgery of the victim's next dot from a real one, so it holds it and heals it to the victim.
     const poison = forged({ dot: { node: victim, counter: dot.counter + 1 }, context: {}, content: 'poison' });
     mallory.send(sim.ids[1] as NodeId, { type: 'replicate', records: [{ id: 'poison', siblings: [poison] }] });
@@ -223,12 +244,12 @@ describe('hostile members (issue 10)', () => {
     const errors: { code?: string; from?: NodeId }[] = [];
     sim.node(0).on('error', ({ error, from }) => errors.push({ code: (error as { code?: string }).code, from }));
     sim.heal();
-    await sim.runUntil(() => sim.converged(), 30_000);
+    await sim.runUntil(() => sim.converged(), 60_000);
     expect(errors).toContainEqual({ code: 'refused', from: sim.ids[1] });
     expect(sim.node(0).stats().refusedVersions).toBeGreaterThanOrEqual(1);
     expect(sim.node(0).stats().decodeErrors).toBe(0);
     const arrived = await sim.settle(Promise.all(written.map(({ id }) => sim.node(0).get(id))), 10_000);
-    expect(arrived.filter((record) => record !== undefined)).toHaveLength(1_000);
+    expect(arrived.filter((record) => record !== undefined)).toHaveLength(10_000);
     // Converged on the victim's word: the forgery is written over everywhere.
     for (const i of [0, 1]) expect((await shown(sim, i, 'poison'))?.content).not.toBe('poison');
   });

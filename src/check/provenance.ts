@@ -15,6 +15,9 @@
  *     dot: an overwrite of what the writer really saw (the chain may run through any number of
  *     versions). A hostile member's own replica counts too: it runs the honest code, and what it
  *     writes there (its re-assertions) is an edit of what it held, which is a member's right; or
+ *   - S is genuine and covers the dot of a hostile version H made before S that preserves W:
+ *     a hostile version has no claim to be kept, so whatever writes over it (having seen it or
+ *     not) stands for what it stood for, and W was gone to H's edit already; or
  *   - S is hostile (invented by the fuzzer at time t) and covers W's dot, and W had been issued
  *     by t. An authenticated member may overwrite what it has seen, and no receiver can tell
  *     whether it saw W or guessed its dot once W existed (both are the member's right to edit),
@@ -43,6 +46,8 @@ export class Provenance {
   private readonly issued = new Map<MemoryId, { readonly key: string; readonly dot: Dot; readonly atMs: number }[]>();
   /** Hostile versions by canonical text, with the time each was first made. */
   private readonly hostile = new Map<string, number>();
+  /** Hostile versions per memory, in the order they were made. */
+  private readonly hostileOf = new Map<MemoryId, { readonly version: Version; readonly atMs: number }[]>();
   private readonly hostilePreserves = new WeakMap<Version, ReadonlySet<string>>();
   /** Per node and memory, the writes it has held a preserving version of. */
   private readonly held = new Map<NodeId, Map<MemoryId, Set<string>>>();
@@ -57,10 +62,14 @@ export class Provenance {
     });
   }
 
-  /** A version the fuzzer invented at `atMs`. */
-  invented(version: Version, atMs: number): void {
+  /** A version of memory `id` the fuzzer invented at `atMs`. */
+  invented(id: MemoryId, version: Version, atMs: number): void {
     const key = canonical(version);
-    if (!this.hostile.has(key)) this.hostile.set(key, atMs);
+    if (this.hostile.has(key)) return;
+    this.hostile.set(key, atMs);
+    let list = this.hostileOf.get(id);
+    if (!list) this.hostileOf.set(id, (list = []));
+    list.push({ version, atMs });
   }
 
   /** Node `holder` now holds `record`: register its own new versions, then what it has seen. */
@@ -76,6 +85,9 @@ export class Provenance {
       // A version under this node's own dot in its own replica is its own: admission never lets in a forgery of it (admission.ts).
       const preserves = new Set<string>([key]);
       for (const earlier of seen) if (covers(version.context, parseDot(earlier))) preserves.add(earlier);
+      for (const lie of this.hostileOf.get(record.id) ?? []) {
+        if (covers(version.context, lie.version.dot)) for (const key of this.preservedBy(record.id, lie.version)) preserves.add(key);
+      }
       this.genuine.set(key, { version, preserves });
       let dots = this.issued.get(record.id);
       if (!dots) this.issued.set(record.id, (dots = []));
@@ -98,6 +110,14 @@ export class Provenance {
     for (const { key, dot, atMs } of this.issued.get(id) ?? []) if (atMs <= madeAt && covers(version.context, dot)) out.add(key);
     this.hostilePreserves.set(version, out);
     return out;
+  }
+
+  /** The genuine versions of memory `id` in issue order, each with the writes it preserves: where a lost write's chain broke. */
+  explain(id: MemoryId): { dot: string; atMs: number; context: Version['context']; preserves: string[] }[] {
+    return (this.issued.get(id) ?? []).map(({ key, atMs }) => {
+      const genuine = this.genuine.get(key) as Genuine;
+      return { dot: key, atMs, context: genuine.version.context, preserves: [...genuine.preserves] };
+    });
   }
 
   /** Whether `record` (an honest replica's) holds a version that preserves the honest write `dot`. */

@@ -25,6 +25,7 @@ ${Object.entries(SCENARIOS)
   --runs N          run seeds seed..seed+N-1 and print one line each (default 1)
   --attack-ms N     hostile: how long the attack lasts, virtual ms (default 300000)
   --hostile N       hostile: how many hostile members (default 1)
+  --open-lies 0|1   hostile: tell the lies no defence stops yet (default 1; hostile.ts openLies)
   --json            print the result as one JSON object
   --help            this text
 `;
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
         'past-members': { type: 'string' },
         'attack-ms': { type: 'string' },
         hostile: { type: 'string' },
+        'open-lies': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -80,12 +82,14 @@ async function main(): Promise<void> {
   if (scenario === 'hostile') {
     const attackMs = integer(values['attack-ms'], 300_000, 'attack-ms', 1);
     const hostile = integer(values.hostile, 1, 'hostile', 1);
+    const openLies = integer(values['open-lies'], 1, 'open-lies') !== 0;
     for (let run = 0; run < runs; run++) {
       const verdict = await runHostileScenario({
         seed: seed + run,
         honest: values.nodes === undefined ? 4 : nodes,
         hostile,
         attackMs,
+        openLies,
         progress: quiet ? undefined : (line) => process.stderr.write(`  [seed ${seed + run}] ${line}\n`),
       });
       process.stdout.write(`${quiet ? JSON.stringify(verdict) : describeHostile(verdict)}\n`);
@@ -118,6 +122,7 @@ function failedCheck(result: ScenarioResult): boolean {
   const check = result.check;
   return (
     result.lostWrites > 0 ||
+    result.escaped.length > 0 ||
     !result.converged ||
     check.resurrected > 0 ||
     check.conflictsNotSurfaced > 0 ||
@@ -135,6 +140,7 @@ function describe(result: ScenarioResult): string {
     `  heal        ${result.heal.ms} ms; ${result.heal.recordsShipped} records shipped for ${result.heal.divergentRecords} divergent (${result.heal.shippedPerDivergent}x), ${result.heal.bytesShipped} bytes, ${result.heal.sessions} sessions`,
     `  outcome     lost writes ${result.lostWrites}, converged ${result.converged}, conflicts ${result.conflicts.total} (${result.conflicts.notSurfaced} not surfaced), gists identical ${result.gistsIdentical}`,
     `  reads       ${result.check.readYourWritesViolations} read-your-writes, ${result.check.monotonicReadViolations} monotonic and ${result.check.staleReads} stale violations (stale bound ${result.check.staleAfterMs} ms; judged ${result.check.readsJudged.readYourWrites} / ${result.check.readsJudged.monotonic} / ${result.check.readsJudged.stale}), ${result.check.resurrected} resurrected`,
+    `  exceptions  ${result.escaped.length} escaped a timer or a message handler${result.escaped.length > 0 ? `: ${result.escaped[0]}` : ''}`,
     `  clock bytes median ${result.clockBytes.median}, p99 ${result.clockBytes.p99} per message over ${result.clockBytes.messages} messages; per replicated version median ${result.versionClockBytes.median}, p99 ${result.versionClockBytes.p99}`,
   ];
   if (result.failure) {

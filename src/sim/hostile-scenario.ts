@@ -31,6 +31,8 @@ export interface HostileScenarioOptions {
   readonly thinkMs?: number;
   /** How long the honest nodes get to converge after the last heal, virtual ms (default 60 s). */
   readonly healTimeoutMs?: number;
+  /** Whether the fuzzers tell the lies no defence stops yet (hostile.ts; default true). */
+  readonly openLies?: boolean;
   readonly progress?: (line: string) => void;
 }
 
@@ -91,8 +93,9 @@ export async function runHostileScenario(options: HostileScenarioOptions): Promi
         node: () => built.cluster?.nodes[index],
         now,
         active: () => attacking,
-        onVersion: (version, atMs) => provenance.invented(version, atMs),
+        onVersion: (id, version, atMs) => provenance.invented(id, version, atMs),
         wallNow: () => SIM_EPOCH_MS + now(),
+        ...(options.openLies === undefined ? {} : { openLies: options.openLies }),
       }),
     );
   }
@@ -199,6 +202,7 @@ export async function runHostileScenario(options: HostileScenarioOptions): Promi
   const lostDetail = firstLost && {
     history: history.operations.filter((op) => (op.ackedId ?? op.id) === firstLost.id).map((op) => ({ node: op.node, kind: op.kind, dot: op.dot, invokedAt: op.invokedAt, ackedAt: op.ackedAt, content: op.content })),
     replicas: Object.fromEntries(honestNodes().map((node) => [node.id, node.record(firstLost.id)?.siblings ?? []])),
+    genuine: provenance.explain(firstLost.id),
   };
   const escaped = sim.escaped.map(({ atMs, error }) => `${atMs} ms: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const stats = honestNodes().map((node) => node.stats());

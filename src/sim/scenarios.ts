@@ -113,6 +113,8 @@ export interface ScenarioResult {
   readonly check: CheckReport;
   /** Recalls the clients made (each judged by the checker: read-your-writes, monotonic, stale). */
   readonly recalls: number;
+  /** Exceptions that escaped a timer or a message handler (scheduler.ts), as text: each one is a bug. */
+  readonly escaped: readonly string[];
   readonly virtualMs: number;
   readonly realMs: number;
   /** failure scenario: probe periods until every node suspects / declares dead the crashed node. */
@@ -516,6 +518,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       sides: [...sides.values()].sort((a, b) => (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.generation - b.generation)),
       check,
       recalls: history.recalls.length,
+      escaped: cluster.escaped.map(({ atMs, error }) => `${atMs} ms: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       virtualMs: cluster.now,
       realMs: Date.now() - started,
       ...(measured.failure ? { failure: measured.failure } : {}),
