@@ -18,8 +18,9 @@
  *   - S is genuine and covers the dot of a hostile version H made before S that preserves W:
  *     a hostile version has no claim to be kept, so whatever writes over it (having seen it or
  *     not) stands for what it stood for, and W was gone to H's edit already; or
- *   - S is hostile (invented by the fuzzer at time t) and covers W's dot, and W had been issued
- *     by t. An authenticated member may overwrite what it has seen, and no receiver can tell
+ *   - S is hostile (invented by the fuzzer at time t) and covers the dot of a version issued by
+ *     t that preserves W (W itself, or an honest overwrite of it), or of a hostile version made
+ *     before t that preserves W (the same reasoning as for genuine S above). An authenticated member may overwrite what it has seen, and no receiver can tell
  *     whether it saw W or guessed its dot once W existed (both are the member's right to edit),
  *     so that counts as an overwrite; but a context that covers a dot *not yet issued* when it
  *     was made is a lie no edit can explain, and if it overrules W, W is lost.
@@ -107,8 +108,16 @@ export class Provenance {
     if (madeAt === undefined) return EMPTY;
     const out = new Set<string>();
     // Only dots already issued when the lie was made count as overwritten (see the module comment).
-    for (const { key, dot, atMs } of this.issued.get(id) ?? []) if (atMs <= madeAt && covers(version.context, dot)) out.add(key);
+    // An honest version it overwrote takes what that one stood for along with it.
+    for (const { key, dot, atMs } of this.issued.get(id) ?? []) {
+      if (atMs <= madeAt && covers(version.context, dot)) for (const preserved of (this.genuine.get(key) as Genuine).preserves) out.add(preserved);
+    }
+    // Cached before the recursion: only lies made strictly earlier are followed, so it ends.
     this.hostilePreserves.set(version, out);
+    for (const lie of this.hostileOf.get(id) ?? []) {
+      if (lie.atMs >= madeAt) break;
+      if (covers(version.context, lie.version.dot)) for (const key of this.preservedBy(id, lie.version)) out.add(key);
+    }
     return out;
   }
 
