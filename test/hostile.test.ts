@@ -69,6 +69,23 @@ describe('hostile members (issue 10)', () => {
     }
   });
 
+  it('a forged dot of the victim below the dot of its own version of a memory is refused by the victim, not held beside that version (found by the hostile fuzz, seed 1 at 5 min)', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const victim = sim.ids[0] as NodeId;
+    await sim.settle(sim.node(0).remember({ content: 'another memory' }), 10_000);
+    const { id, dot } = await sim.settle(sim.node(0).remember({ content: 'mine' }), 10_000);
+    await sim.run(200);
+    // One of the victim's earlier dots (it went to another memory), claimed for this one. Its own
+    // version's dot is higher, but its context covers nothing: the forgery is not superseded.
+    const forgery = forged({ dot: { node: victim, counter: dot.counter - 1 }, context: {}, content: 'forged below', writtenAt: SIM_EPOCH_MS + sim.now });
+    mallory.send(victim, { type: 'replicate', records: [{ id, siblings: [forgery] }] });
+    await sim.run(200);
+    await sim.runUntil(() => sim.converged(), 10_000);
+    for (const i of [0, 1, 2]) expect(sim.node(i).record(id)?.siblings.map((version) => version.content)).toEqual(['mine']);
+    expect(sim.node(0).stats().refusedVersions).toBe(1);
+  });
+
   it('an inflated context (LIMITS.counter for every node) neither supersedes newer honest versions nor makes honest edits pile up as siblings', async () => {
     const sim = await cluster(3);
     const mallory = attacker(sim);

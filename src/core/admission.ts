@@ -6,7 +6,7 @@
  *  - A forged dot (`dot.node` = the victim): the victim's own acknowledged edits were dropped on
  *    the victim right after `remember()` resolved. Rule: a version that claims one of this
  *    replica's own dots is admitted only if the replica holds exactly that version, or has seen
- *    it superseded (its record's context covers the dot). Only this node issues its dots, so it
+ *    it superseded (a sibling's context covers the dot). Only this node issues its dots, so it
  *    is the one replica that can tell; it then re-asserts (node.ts reassert) so that third
  *    parties, which cannot tell, converge on its version too.
  *  - An inflated context (2^53−1 for every node) superseded every later honest version, and each
@@ -26,7 +26,7 @@
  *    that could not be sent. Local writes supersede every sibling, so honest records stay at one
  *    version per concurrent writer.
  */
-import { recordContext, versionsEqual } from './merge.js';
+import { versionsEqual } from './merge.js';
 import { LIMITS } from './limits.js';
 import type { MemoryRecord, NodeId, Version } from './types.js';
 import { covers } from './vector-clock.js';
@@ -51,7 +51,10 @@ export function refusalOf(version: Version, current: MemoryRecord | undefined, v
   if (dot.node === view.self) {
     const held = current?.siblings.find((sibling) => sibling.dot.counter === dot.counter && sibling.dot.node === dot.node);
     if (held !== undefined) return versionsEqual(held, version) ? undefined : 'forged-dot';
-    return covers(recordContext(current), dot) ? undefined : 'forged-dot';
+    // Superseded means a sibling's *context* covers it; the record context also counts sibling
+    // dots, and a forgery below one's own newer dot was then admitted and held beside it, by the
+    // victim itself (hostile fuzz, seed 1 at 5 min).
+    return current?.siblings.some((sibling) => covers(sibling.context, dot)) ? undefined : 'forged-dot';
   }
   if ((context[dot.node] ?? 0) >= dot.counter) return 'impossible-context';
   if ((context[view.self] ?? 0) > view.issued) return 'forged-context';
