@@ -86,6 +86,29 @@ describe('hostile members (issue 10)', () => {
     expect(sim.node(0).stats().refusedVersions).toBe(1);
   });
 
+  it('claims that each go counterLeap past the last cannot ratchet what replicas believe of a writer: a forged dot of it far ahead is refused everywhere (found by the hostile fuzz, seed 1 at 5 min)', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const victim = sim.ids[0] as NodeId;
+    const { dot } = await sim.settle(sim.node(0).remember({ content: 'mine' }), 10_000);
+    await sim.run(200);
+    // Twenty lies, each claiming the victim's counter one counterLeap past the one before, to the two others.
+    let claim = dot.counter;
+    for (let step = 1; step <= 20; step++) {
+      claim += LIMITS.counterLeap;
+      const lie = forged({ dot: { node: MALLORY, counter: step }, context: { [victim]: claim }, content: `ratchet ${step}`, writtenAt: SIM_EPOCH_MS + sim.now });
+      for (const to of [sim.ids[1], sim.ids[2]] as NodeId[]) mallory.send(to, { type: 'replicate', records: [{ id: `ratchet-${step}`, siblings: [lie] }] });
+      await sim.run(50);
+    }
+    // Before: each admitted lie raised what they knew of the victim, so this one passed as plausible, and the
+    // victim, which refuses it and cannot write over a dot that far ahead, disagreed with them for good.
+    const farAhead = forged({ dot: { node: victim, counter: claim + 1 }, context: {}, content: 'forged far ahead', writtenAt: SIM_EPOCH_MS + sim.now });
+    for (const to of [sim.ids[1], sim.ids[2]] as NodeId[]) mallory.send(to, { type: 'replicate', records: [{ id: 'far-ahead', siblings: [farAhead] }] });
+    await sim.run(500);
+    for (const i of [1, 2]) expect(sim.node(i).record('far-ahead'), `on ${sim.ids[i]}`).toBeUndefined();
+    await sim.runUntil(() => sim.converged(), 20_000);
+  });
+
   it('an inflated context (LIMITS.counter for every node) neither supersedes newer honest versions nor makes honest edits pile up as siblings', async () => {
     const sim = await cluster(3);
     const mallory = attacker(sim);

@@ -14,10 +14,11 @@
  *    own writes than it has issued (exact); may not claim its writer saw its own future
  *    (context[dot.node] >= dot.counter, which no honest writer produces); and may not claim any
  *    other node's counter beyond what this replica knows of that node + LIMITS.counterLeap
- *    (honest metadata never leaps that far; a liar has to ratchet 2^16 times to exhaust a
- *    counter, and each step is visible). What a replica knows grows with every admitted version
- *    (dots and context entries), so replicas that admitted the same versions admit the same
- *    next ones, and a version refused for lack of knowledge is admitted by a later heal.
+ *    (honest metadata never leaps that far). What a replica knows of a node it has a link to is
+ *    that node's own word, its link header (node.ts knownCounter): admitted claims counted as
+ *    knowledge let a liar ratchet it counterLeap at a time to the bound. Of a node it never
+ *    linked to, it is the highest dot or context entry it admitted. A version refused for lack
+ *    of knowledge is admitted by a later heal, once the writer has been heard.
  *  - A timestamp from the far future (Number.MAX_VALUE) dragged every hybrid clock that observed
  *    it there, and the next local timestamp was Infinity, which no decoder reads. Rule: createdAt
  *    and writtenAt may be at most LIMITS.clockAheadMs ahead of this replica's wall clock.

@@ -55,10 +55,11 @@ export const LIMITS = Object.freeze({
    */
   counter: 2 ** 48,
   /**
-   * How far past what a replica knows of a node (its highest dot or context entry of that node)
-   * a remote version may claim that node's counter to be (admission.ts). 2^32 writes are more
-   * than any tab makes between two contacts, so honest versions never reach it, while a hostile
-   * member must ratchet 2^16 times to walk a counter up to `counter`.
+   * How far past what a replica knows of a node a remote version may claim that node's counter
+   * to be (admission.ts). What it knows of a node it has a link to is that node's own word (its
+   * link header); of one it never linked to, its highest dot or context entry. 2^32 writes are
+   * more than any tab makes between two contacts, so honest versions never reach it. (Counting
+   * admitted claims as knowledge let a liar ratchet a linked writer to `counter` in minutes.)
    */
   counterLeap: 2 ** 32,
   /**

@@ -151,11 +151,14 @@ export class EngramNode {
       self: this.id,
       changes: this.changes,
       hlc: this.hlc,
-      // What a writer's own link header says it holds of itself counts too: only it speaks on its
-      // link (peer-auth.ts), so this is its word on its own counter. Without it a writer whose
-      // counter leapt past a forgery (reassert, leapPast) was refused by every replica that knew
-      // less of it, for good, since it could only learn more from the refused versions.
-      knownCounter: (node) => Math.max(this.knownCounters.get(node) ?? 0, this.links.get(node)?.peerClock()[node] ?? 0),
+      // A member we have a link to is known by its own word: what its link header says it holds of
+      // itself (only it speaks on its link, peer-auth.ts). Without that, a writer whose counter
+      // leapt past a forgery (reassert, leapPast) was refused for good by every replica that knew
+      // less of it (hostile fuzz, seed 15). And only by its word: knowledge taken from admitted
+      // versions let a liar ratchet it counterLeap at a time to the bound in minutes (seed 1 at
+      // 5 min), after which forged dots near the bound were admitted everywhere but by their
+      // victim. Writers we never linked to (members long gone) are known from what we admitted.
+      knownCounter: (node) => this.links.get(node)?.peerClock()[node] ?? this.knownCounters.get(node) ?? 0,
       // Without a wall clock (a bare test scheduler) there is nothing to judge timestamps by.
       wallNowMs: () => scheduler.wallNow?.() ?? Number.POSITIVE_INFINITY,
       record: (id) => this.records.get(id),
