@@ -86,6 +86,23 @@ describe('hostile members (issue 10)', () => {
     expect(sim.node(0).stats().refusedVersions).toBe(1);
   });
 
+  it('a forged dot of the victim that a newer version covers, but whose context claims to cover that version back, is refused by the victim, not held beside it (found by the hostile fuzz, seed 2 at 5 min)', async () => {
+    const sim = await cluster(3);
+    const mallory = attacker(sim);
+    const victim = sim.ids[0] as NodeId;
+    const { id, dot } = await sim.settle(sim.node(0).remember({ content: 'mine' }), 10_000);
+    await sim.run(200);
+    const edit = await sim.settle(sim.node(1).remember({ id, content: 'edited over mine' }), 10_000);
+    await sim.run(200);
+    // The edit covers the victim's dot, so the victim took this forgery for its own superseded version;
+    // but it claims to cover the edit too, and mutual coverage supersedes neither (merge.ts).
+    const forgery = forged({ dot, context: { [edit.dot.node]: LIMITS.counter }, content: 'forged, covering back', writtenAt: SIM_EPOCH_MS + sim.now });
+    mallory.send(victim, { type: 'replicate', records: [{ id, siblings: [forgery] }] });
+    await sim.run(500);
+    await sim.runUntil(() => sim.converged(), 10_000);
+    for (const i of [0, 1, 2]) expect(sim.node(i).record(id)?.siblings.map((version) => version.content), `on ${sim.ids[i]}`).not.toContain('forged, covering back');
+  });
+
   it('claims that each go counterLeap past the last cannot ratchet what replicas believe of a writer: a forged dot of it far ahead is refused everywhere (found by the hostile fuzz, seed 1 at 5 min)', async () => {
     const sim = await cluster(3);
     const mallory = attacker(sim);

@@ -6,7 +6,7 @@
  *  - A forged dot (`dot.node` = the victim): the victim's own acknowledged edits were dropped on
  *    the victim right after `remember()` resolved. Rule: a version that claims one of this
  *    replica's own dots is admitted only if the replica holds exactly that version, or has seen
- *    it superseded (a sibling's context covers the dot). Only this node issues its dots, so it
+ *    it superseded (a sibling supersedes it, merge.ts). Only this node issues its dots, so it
  *    is the one replica that can tell; it then re-asserts (node.ts reassert) so that third
  *    parties, which cannot tell, converge on its version too.
  *  - An inflated context (2^53−1 for every node) superseded every later honest version, and each
@@ -52,10 +52,12 @@ export function refusalOf(version: Version, current: MemoryRecord | undefined, v
   if (dot.node === view.self) {
     const held = current?.siblings.find((sibling) => sibling.dot.counter === dot.counter && sibling.dot.node === dot.node);
     if (held !== undefined) return versionsEqual(held, version) ? undefined : 'forged-dot';
-    // Superseded means a sibling's *context* covers it; the record context also counts sibling
-    // dots, and a forgery below one's own newer dot was then admitted and held beside it, by the
-    // victim itself (hostile fuzz, seed 1 at 5 min).
-    return current?.siblings.some((sibling) => covers(sibling.context, dot)) ? undefined : 'forged-dot';
+    // Admitted only if merging it would drop it: a sibling's *context* covers it (the record
+    // context also counts sibling dots: a forgery below one's own newer dot was admitted and held
+    // beside it, seed 1 at 5 min), and it does not claim to cover that sibling back (mutual
+    // coverage supersedes neither, merge.ts: such a forgery stayed beside it, seed 2 at 5 min).
+    const superseded = current?.siblings.some((sibling) => covers(sibling.context, dot) && !covers(context, sibling.dot));
+    return superseded ? undefined : 'forged-dot';
   }
   if ((context[dot.node] ?? 0) >= dot.counter) return 'impossible-context';
   if ((context[view.self] ?? 0) > view.issued) return 'forged-context';
