@@ -10,8 +10,8 @@ import { staleAfterMsFor } from '../src/check/checker.js';
 import { SimCluster, SimTimeoutError } from '../src/sim/cluster.js';
 import { runScenario, SCENARIOS, type ScenarioName, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenarios.js';
 
-// past-horizon has its own test (tombstones.test.ts), with its own checks and seed count.
-const FAULT_MENU = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'failure' && name !== 'past-horizon');
+// past-horizon and hostile have their own tests (tombstones.test.ts, hostile-sim.test.ts), with their own checks and seed counts.
+const FAULT_MENU = (Object.keys(SCENARIOS) as ScenarioName[]).filter((name) => name !== 'failure' && name !== 'past-horizon' && name !== 'hostile');
 /** Seeds per scenario: 11 scenarios x this = the number of seeded runs. */
 const SEEDS_PER_SCENARIO = Number(process.env.ENGRAM_SIM_SEEDS ?? 20);
 const FIRST_SEED = Number(process.env.ENGRAM_SIM_FIRST_SEED ?? 1);
@@ -53,6 +53,7 @@ describe.each(FAULT_MENU)('scenario %s', (scenario) => {
       const result = await runScenario(options);
       const check = result.check;
       expect(result.lostWrites, summary(result, options)).toBe(0);
+      expect(result.escaped, summary(result, options)).toEqual([]);
       expect(result.resurrected, summary(result, options)).toBe(0);
       expect(result.converged, summary(result, options)).toBe(true);
       expect(result.conflicts.notSurfaced, summary(result, options)).toBe(0);
@@ -156,6 +157,19 @@ describe('scenario failure (detection at scale), at a quick size', () => {
 });
 
 describe('the simulated cluster', () => {
+  it('records an exception that escapes a timer (or a message handler, which runs in one) and runs on, so a verdict can fail on it', async () => {
+    const sim = await SimCluster.create({ nodes: 1, seed: 1 });
+    const thrownAt = sim.now + 10;
+    sim.scheduler.setTimer(10, () => {
+      throw new RangeError('escaped from a handler');
+    });
+    let ranAfter = false;
+    sim.scheduler.setTimer(20, () => (ranAfter = true));
+    await sim.run(100);
+    expect(sim.escaped.map(({ atMs, error }) => [atMs, (error as Error).message])).toEqual([[thrownAt, 'escaped from a handler']]);
+    expect(ranAfter).toBe(true);
+  });
+
   it('fails a wait whose condition never holds instead of returning as if it had', async () => {
     const sim = await SimCluster.create({ nodes: 1, seed: 1 });
     await expect(sim.runUntil(() => false, 500)).rejects.toBeInstanceOf(SimTimeoutError);

@@ -42,6 +42,7 @@ import type { RecallQuery } from '../core/recall.js';
 import type { Dot, MemoryId, MemoryRecord, NodeId, VersionVector } from '../core/types.js';
 import { covers, dotKey } from '../core/vector-clock.js';
 import type { FaultEvent, History, Operation, RecallOperation } from './history.js';
+import type { Provenance } from './provenance.js';
 
 /** What the checker needs to know of one replica after the heal. */
 export interface ReplicaSnapshot {
@@ -503,5 +504,59 @@ export function checkReads(history: History, options: ReadCheckOptions = {}): Re
     laggingReads: counts.lagging,
     worstLagWithinBoundMs,
     readViolations: violations,
+  };
+}
+
+// ---------------------------------------------------------------- hostile members
+
+/** The verdict on the honest replicas of a run with hostile members (sim scenario `hostile`). */
+export interface HonestReport {
+  /** Acknowledged writes of honest nodes. */
+  readonly acknowledged: number;
+  /** Of those, how many some honest replica does not keep (provenance.ts: a lie that covers a write does not keep it). */
+  readonly lostWrites: number;
+  readonly lostEverywhere: number;
+  readonly lost: readonly LostWrite[];
+  /** Equal Merkle roots and equal records on every honest replica. */
+  readonly converged: boolean;
+  readonly distinctRoots: number;
+  readonly divergentRecords: number;
+}
+
+/**
+ * Judges only the honest replicas, with a Provenance that knows which versions are genuine: a
+ * write is kept on a replica if it holds the write itself or a version that legitimately stands
+ * for it (provenance.ts says what is sound). Conflicts and reads are not judged: a hostile member
+ * may legitimately write concurrent versions and tombstones of anything it has seen.
+ */
+export function checkHonestReplicas(history: History, replicas: readonly ReplicaSnapshot[], provenance: Provenance): HonestReport {
+  const honest = new Set(replicas.map((replica) => replica.id));
+  const acknowledged = history.acknowledged().filter((operation) => honest.has(operation.node));
+  const byId = replicas.map((replica) => new Map(replica.records.map((record) => [record.id, record])));
+  const lost: LostWrite[] = [];
+  let lostEverywhere = 0;
+  for (const operation of acknowledged) {
+    const id = operation.ackedId as MemoryId;
+    const dot = operation.dot as Dot;
+    const missingOn = replicas.filter((_, i) => !provenance.keeps(byId[i]?.get(id), dot)).map((replica) => replica.id);
+    if (missingOn.length === 0) continue;
+    lost.push({ id, dot: dotKey(dot), writtenOn: operation.node, missingOn });
+    if (missingOn.length === replicas.length) lostEverywhere++;
+  }
+  const union = unionOf(replicas);
+  let divergentRecords = 0;
+  for (const [id, record] of union) {
+    const digest = toHex(recordDigest(record));
+    if (byId.some((own) => !own.has(id) || toHex(recordDigest(own.get(id) as MemoryRecord)) !== digest)) divergentRecords++;
+  }
+  const roots = new Set(replicas.map((replica) => replica.merkleRoot));
+  return {
+    acknowledged: acknowledged.length,
+    lostWrites: lost.length,
+    lostEverywhere,
+    lost: lost.slice(0, 20),
+    converged: roots.size <= 1 && divergentRecords === 0,
+    distinctRoots: roots.size,
+    divergentRecords,
   };
 }

@@ -55,12 +55,32 @@ export const LIMITS = Object.freeze({
    */
   counter: 2 ** 48,
   /**
-   * How far past what a replica knows of a node (its highest dot or context entry of that node)
-   * a remote version may claim that node's counter to be (admission.ts). 2^32 writes are more
-   * than any tab makes between two contacts, so honest versions never reach it, while a hostile
-   * member must ratchet 2^16 times to walk a counter up to `counter`.
+   * How far past what a replica knows of a node a remote version may claim that node's counter
+   * to be (admission.ts). What it knows of a node it has a link to is that node's own word (its
+   * link header); of one it never linked to, its highest dot or context entry. 2^32 writes are
+   * more than any tab makes between two contacts, so honest versions never reach it. (Counting
+   * admitted claims as knowledge let a liar ratchet a linked writer to `counter` in minutes.)
    */
   counterLeap: 2 ** 32,
+  /**
+   * How far past the incarnation a node knows of a member (0 for one it does not know) a received
+   * rumour or digest may claim it to be (swim.ts). Only the member issues its incarnations, one
+   * step per refutation or restart, so honest claims move by a handful between two contacts; a
+   * claim further out is ignored (counted). Without it one rumour at LIMITS.counter − 1 took its
+   * victim to the top incarnation, where the next honest suspicion could never be refuted: after
+   * a partition every member was dead to every other for good (hostile fuzz, seed 1). A liar must
+   * now ratchet 2^28 times to push a member to the top.
+   */
+  incarnationLeap: 2 ** 20,
+  /**
+   * How far ahead of a receiver's wall clock a remote version's timestamps (createdAt, writtenAt)
+   * may be (admission.ts). Every node's hybrid clock moves past each timestamp it admits (hlc.ts),
+   * so one version stamped Number.MAX_VALUE made every later local timestamp Infinity, which no
+   * decoder reads: all replication stopped (hostile fuzz, seed 1). A day is far past any honest
+   * skew (the simulator uses ±2 min), so honest versions never meet it; a version beyond it is
+   * refused now and admitted by a later heal once the receiver's clock is within a day of it.
+   */
+  clockAheadMs: 24 * 3_600_000,
 });
 
 function invalid(message: string): never {

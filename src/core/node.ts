@@ -68,12 +68,19 @@ export interface EngramNodeOptions {
   readonly scheduler: Scheduler;
   readonly random: Random;
   readonly config?: Partial<EngramConfig>;
+  /**
+   * What this node actually sends for each message it means to send (default: just that one).
+   * The simulator's hostile members (src/sim/hostile.ts) replace and augment their traffic here,
+   * so the lies go out through the member's real, authenticated link and decode like its own.
+   */
+  readonly outgoing?: (to: NodeId, message: Message) => readonly Message[];
 }
 
 export class EngramNode {
   readonly id: NodeId;
   readonly config: EngramConfig;
   private readonly transport: Transport;
+  private readonly outgoing: ((to: NodeId, message: Message) => readonly Message[]) | undefined;
   private readonly storage: Storage;
   private readonly scheduler: Scheduler;
   private readonly random: Random;
@@ -117,6 +124,7 @@ export class EngramNode {
     this.id = options.id;
     this.config = resolveConfig(options.config);
     this.transport = options.transport;
+    this.outgoing = options.outgoing;
     this.storage = options.storage;
     this.scheduler = options.scheduler;
     this.random = options.random;
@@ -170,7 +178,16 @@ export class EngramNode {
       self: this.id,
       changes: this.changes,
       hlc: this.hlc,
-      knownCounter: (node) => this.knownCounters.get(node) ?? 0,
+      // A member we have a link to is known by its own word: what its link header says it holds of
+      // itself (only it speaks on its link, peer-auth.ts). Without that, a writer whose counter
+      // leapt past a forgery (reassert, leapPast) was refused for good by every replica that knew
+      // less of it (hostile fuzz, seed 15). And only by its word: knowledge taken from admitted
+      // versions let a liar ratchet it counterLeap at a time to the bound in minutes (seed 1 at
+      // 5 min), after which forged dots near the bound were admitted everywhere but by their
+      // victim. Writers we never linked to (members long gone) are known from what we admitted.
+      knownCounter: (node) => this.links.get(node)?.peerClock()[node] ?? this.knownCounters.get(node) ?? 0,
+      // Without a wall clock (a bare test scheduler) there is nothing to judge timestamps by.
+      wallNowMs: () => scheduler.wallNow?.() ?? Number.POSITIVE_INFINITY,
       record: (id) => this.records.get(id),
       generation: () => this.generations.current,
       push: (id, record) => this.sync.push(id, record),
@@ -372,6 +389,11 @@ export class EngramNode {
 
   /** The record with all its siblings, or undefined. */
   async get(id: MemoryId): Promise<MemoryRecord | undefined> {
+    return this.records.get(id);
+  }
+
+  /** The record as held right now, synchronously (checkers that follow every `write` event read it here). */
+  record(id: MemoryId): MemoryRecord | undefined {
     return this.records.get(id);
   }
 
@@ -641,6 +663,11 @@ export class EngramNode {
 
   private send(to: NodeId, message: Message): number {
     if (this.stopped) return 0;
+    if (this.outgoing) return this.outgoing(to, message).reduce((bytes, each) => bytes + this.sendOne(to, each), 0);
+    return this.sendOne(to, message);
+  }
+
+  private sendOne(to: NodeId, message: Message): number {
     const encoded = encodeMessage(this.link(to), this.nodeClock(), message);
     this.counts.sent(message, encoded);
     this.transport.send(to, encoded.bytes, message.type === 'replicate' || message.type === 'heal-records' ? 'bulk' : 'control');

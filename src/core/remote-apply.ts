@@ -24,6 +24,8 @@ export interface RemoteApplyOptions {
   readonly hlc: HybridClock;
   /** Highest counter seen per node in any dot or context entry this node admitted. */
   readonly knownCounter: (node: NodeId) => number;
+  /** The node's wall clock, epoch ms (admission.ts bounds remote timestamps by it). */
+  readonly wallNowMs: () => number;
   /** A committed record. */
   readonly record: (id: MemoryId) => MemoryRecord | undefined;
   readonly generation: () => number;
@@ -67,7 +69,7 @@ export class RemoteApply {
         const changed = new Set<MemoryId>();
         const refused: RefusedVersion[] = [];
         if (this.options.stopped()) return { learned, changed, refused };
-        const view: AdmissionView = { self, issued: stage.counter, known: this.options.knownCounter };
+        const view: AdmissionView = { self, issued: stage.counter, known: this.options.knownCounter, wallNowMs: this.options.wallNowMs() };
         const frontier = this.options.frontier();
         const cutoff = this.options.cutoff();
         for (const raw of incoming) {
@@ -216,7 +218,7 @@ export class RemoteApply {
         const current = stage.record(id);
         let context = recordContext(current);
         // Already written over (an earlier re-assertion of the same forgery)? Then nothing to do.
-        const view: AdmissionView = { self, issued: stage.counter, known: () => Number.POSITIVE_INFINITY };
+        const view: AdmissionView = { self, issued: stage.counter, known: () => Number.POSITIVE_INFINITY, wallNowMs: Number.POSITIVE_INFINITY };
         const pending = forgeries.filter((version) => refusalOf(version, current, view) !== undefined || !includes(current, { id, siblings: [version] }));
         if (pending.length === 0) return;
         let floor = stage.counter;
@@ -250,7 +252,10 @@ export class RemoteApply {
       after: () => {
         // Pushed when durable, like a local write (the commit's durability hook flushes the push queue).
         const record = this.options.record(id);
-        if (record) this.options.push(id, record);
+        if (!record) return;
+        this.options.push(id, record);
+        // A write of this node's like any other: the UI (and a checker following writes) sees it.
+        this.options.emit('write', { id, local: true });
       },
     });
   }

@@ -54,7 +54,7 @@ export class Rumours {
   applyAll(rumours: readonly Rumour[]): boolean {
     let staleAccusation = false;
     for (const rumour of rumours) {
-      if (this.atBound(rumour)) continue;
+      if (this.ignored(rumour)) continue;
       if (rumour.node === this.self && rumour.kind !== 'alive' && rumour.incarnation < this.table.self.incarnation) {
         staleAccusation = true;
       }
@@ -73,7 +73,7 @@ export class Rumours {
       // before we count it as gone, instead of spreading a false death through our side.
       const kind: RumourKind = digest.state === 'dead' ? 'suspect' : digest.state;
       const rumour: Rumour = { kind, node: digest.node, incarnation: digest.incarnation, from };
-      if (!this.atBound(rumour)) this.apply(rumour);
+      if (!this.ignored(rumour)) this.apply(rumour);
     }
   }
 
@@ -153,8 +153,8 @@ export class Rumours {
     this.suspicions.clear();
   }
 
-  /** Whether a received rumour is an accusation at the bound, which is ignored (counted). */
-  private atBound(rumour: Rumour): boolean {
+  /** Whether a received rumour is ignored (counted): an accusation at the bound, or an incarnation no member could have issued yet. */
+  private ignored(rumour: Rumour): boolean {
     // Incarnations are bounded by LIMITS.counter (the decoder reads no more). A member always
     // refutes with accused + 1, capped at the bound, so the top value is kept for the member
     // itself: an accusation from a peer at the top is ignored, or the member could never refute
@@ -164,6 +164,15 @@ export class Rumours {
     // filtered here) still apply at the top.
     if (rumour.kind !== 'alive' && rumour.incarnation >= LIMITS.counter) {
       this.counters.accusationsAtBound++;
+      return true;
+    }
+    // Only the member issues its incarnations, a step at a time (LIMITS.incarnationLeap): a claim
+    // far past what we know of it is a lie, and believing it would push the member towards the
+    // top, where it could no longer refute. This node itself is judged the same way: peers know
+    // no more of our incarnation than we issued, so a claim past our own + the leap is one no
+    // honest peer holds, and refuting it would only spend incarnations.
+    if (rumour.incarnation > (this.table.get(rumour.node)?.incarnation ?? 0) + LIMITS.incarnationLeap) {
+      this.counters.implausibleIncarnations++;
       return true;
     }
     return false;

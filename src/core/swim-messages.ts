@@ -46,6 +46,8 @@ export interface SwimStats {
   refutations: number;
   /** Accusations (suspect/dead/left) at the top incarnation, LIMITS.counter, ignored: that value is reserved for the member's own refutation. */
   accusationsAtBound: number;
+  /** Rumours and digests ignored for claiming an incarnation more than LIMITS.incarnationLeap past what this node knows of the member. */
+  implausibleIncarnations: number;
   reconnectProbes: number;
   syncs: number;
   messagesSent: number;

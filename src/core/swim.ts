@@ -84,6 +84,7 @@ export class Swim {
     deathsDeclared: 0,
     refutations: 0,
     accusationsAtBound: 0,
+    implausibleIncarnations: 0,
     reconnectProbes: 0,
     syncs: 0,
     messagesSent: 0,

@@ -3,6 +3,7 @@
  * Runs one seeded scenario in the deterministic simulator and prints what it measured.
  */
 import { parseArgs } from 'node:util';
+import { describeHostile, runHostileScenario } from './hostile-scenario.js';
 import { runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from './scenarios.js';
 
 const HELP = `Usage: npm run sim -- [options]
@@ -22,6 +23,9 @@ ${Object.entries(SCENARIOS)
   --past-members N  extra nodes that join, write once and leave before the measured phases,
                     so the cluster "has had" nodes + N distinct members (clock-size figures)
   --runs N          run seeds seed..seed+N-1 and print one line each (default 1)
+  --attack-ms N     hostile: how long the attack lasts, virtual ms (default 300000)
+  --hostile N       hostile: how many hostile members (default 1)
+  --open-lies 0|1   hostile: tell the lies no defence stops yet (default 1; hostile.ts openLies)
   --json            print the result as one JSON object
   --help            this text
 `;
@@ -50,6 +54,9 @@ async function main(): Promise<void> {
         loss: { type: 'string' },
         runs: { type: 'string' },
         'past-members': { type: 'string' },
+        'attack-ms': { type: 'string' },
+        hostile: { type: 'string' },
+        'open-lies': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -72,6 +79,24 @@ async function main(): Promise<void> {
   const loss = values.loss === undefined ? undefined : Number(values.loss);
   if (loss !== undefined && !(loss >= 0 && loss <= 1)) fail(`--loss must be in [0, 1], got ${values.loss}`);
   const quiet = values.json === true;
+  if (scenario === 'hostile') {
+    const attackMs = integer(values['attack-ms'], 300_000, 'attack-ms', 1);
+    const hostile = integer(values.hostile, 1, 'hostile', 1);
+    const openLies = integer(values['open-lies'], 1, 'open-lies') !== 0;
+    for (let run = 0; run < runs; run++) {
+      const verdict = await runHostileScenario({
+        seed: seed + run,
+        honest: values.nodes === undefined ? 4 : nodes,
+        hostile,
+        attackMs,
+        openLies,
+        progress: quiet ? undefined : (line) => process.stderr.write(`  [seed ${seed + run}] ${line}\n`),
+      });
+      process.stdout.write(`${quiet ? JSON.stringify(verdict) : describeHostile(verdict)}\n`);
+      if (!verdict.passed) process.exitCode = 1;
+    }
+    return;
+  }
   for (let run = 0; run < runs; run++) {
     const result = await runScenario({
       nodes,
@@ -97,6 +122,7 @@ function failedCheck(result: ScenarioResult): boolean {
   const check = result.check;
   return (
     result.lostWrites > 0 ||
+    result.escaped.length > 0 ||
     !result.converged ||
     check.resurrected > 0 ||
     check.conflictsNotSurfaced > 0 ||
@@ -115,6 +141,7 @@ function describe(result: ScenarioResult): string {
     `  outcome     lost writes ${result.lostWrites}, converged ${result.converged}, conflicts ${result.conflicts.total} (${result.conflicts.notSurfaced} not surfaced), gists identical ${result.gistsIdentical}`,
     `  forgetting  ${result.forgetting.collected} tombstones collected (${result.forgetting.collectedBeforeHeal} before the heal), ${result.forgetting.refused} versions refused and ${result.forgetting.dropped} dropped as obsolete, ${result.forgetting.tombstonesLeft} left; ${result.forgetting.cameBack} came back`,
     `  reads       ${result.check.readYourWritesViolations} read-your-writes, ${result.check.monotonicReadViolations} monotonic and ${result.check.staleReads} stale violations (stale bound ${result.check.staleAfterMs} ms; judged ${result.check.readsJudged.readYourWrites} / ${result.check.readsJudged.monotonic} / ${result.check.readsJudged.stale}), ${result.check.resurrected} resurrected`,
+    `  exceptions  ${result.escaped.length} escaped a timer or a message handler${result.escaped.length > 0 ? `: ${result.escaped[0]}` : ''}`,
     `  clock bytes median ${result.clockBytes.median}, p99 ${result.clockBytes.p99} per message over ${result.clockBytes.messages} messages; per replicated version median ${result.versionClockBytes.median}, p99 ${result.versionClockBytes.p99}`,
   ];
   if (result.failure) {

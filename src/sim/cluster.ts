@@ -7,9 +7,10 @@ import { EngramNode } from '../core/node.js';
 import type { Scheduler } from '../core/ports.js';
 import { SeededRandom } from '../core/random.js';
 import type { NodeId } from '../core/types.js';
+import type { Message } from '../core/wire.js';
 import { MemoryStorage } from '../store/memory-storage.js';
 import { DEFAULT_LINK, SimNetwork, type LinkProfile } from './network.js';
-import { VirtualScheduler } from './scheduler.js';
+import { VirtualScheduler, type EscapedError } from './scheduler.js';
 
 export interface ClusterOptions {
   readonly nodes: number;
@@ -28,6 +29,8 @@ export interface ClusterOptions {
    * and restart(index) brings each up later, e.g. as a node joining an established cluster.
    */
   readonly standby?: number;
+  /** Rewrites what node `index` sends (hostile members, src/sim/hostile.ts); undefined: it sends what it means to. */
+  readonly outgoing?: (index: number) => ((to: NodeId, message: Message) => readonly Message[]) | undefined;
 }
 
 /** Wall-clock time at virtual time 0: a fixed date, so runs replay exactly. */
@@ -94,6 +97,7 @@ export class SimCluster {
       scheduler: this.nodeScheduler(index),
       random: this.random.fork(),
       config: this.config,
+      ...(this.options.outgoing?.(index) ? { outgoing: this.options.outgoing(index) } : {}),
     });
     // Opening commits to storage, which takes virtual time: keep the clock moving until it resolves.
     let node: EngramNode | undefined;
@@ -219,6 +223,11 @@ export class SimCluster {
 
   heal(): void {
     this.network.healAll();
+  }
+
+  /** Exceptions that escaped a timer or a message handler so far (each is a bug). */
+  get escaped(): readonly EscapedError[] {
+    return this.scheduler.escaped;
   }
 
   /** Every live node has the same Merkle root. */

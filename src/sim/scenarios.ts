@@ -30,6 +30,7 @@ export const SCENARIOS = {
   failure: 'detection at scale: one node crashes; no workload (use with --nodes 1000)',
   'past-horizon':
     'one node cut off past the tombstone horizon while the others forget much of what it holds and collect the tombstones; it returns with the old versions',
+  hostile: 'authenticated members send random well-formed lies of every message type while partitions come and go (hostile-scenario.ts); --nodes counts honest nodes, --attack-ms sets the length',
 } as const;
 
 /** Shapes `random` draws from: not the special-purpose ones, and only those it always had, so every seed replays as before. */
@@ -125,6 +126,8 @@ export interface ScenarioResult {
   readonly check: CheckReport;
   /** Recalls the clients made (each judged by the checker: read-your-writes, monotonic, stale). */
   readonly recalls: number;
+  /** Exceptions that escaped a timer or a message handler (scheduler.ts), as text: each one is a bug. */
+  readonly escaped: readonly string[];
   readonly virtualMs: number;
   readonly realMs: number;
   /**
@@ -150,6 +153,7 @@ interface Cut {
 }
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
+  if (options.scenario === 'hostile') throw new RangeError('the hostile scenario has its own runner and verdict: runHostileScenario (hostile-scenario.ts)');
   const started = Date.now();
   const picker = new SeededRandom(options.seed ^ 0x5bd1e995);
   let shape: ScenarioName = options.scenario;
@@ -597,6 +601,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       sides: [...sides.values()].sort((a, b) => (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.generation - b.generation)),
       check,
       recalls: history.recalls.length,
+      escaped: cluster.escaped.map(({ atMs, error }) => `${atMs} ms: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       virtualMs: cluster.now,
       realMs: Date.now() - started,
       ...(measured.failure ? { failure: measured.failure } : {}),

@@ -11,7 +11,19 @@ interface Entry {
   cancelled: boolean;
 }
 
+/** An exception that escaped a timer callback (and so a message handler: deliveries are timers). */
+export interface EscapedError {
+  readonly atMs: number;
+  readonly error: unknown;
+}
+
 export class VirtualScheduler implements Scheduler {
+  /**
+   * Exceptions thrown out of timers. In a browser they would vanish into the console while the
+   * node carried on in whatever state the throw left; here they are recorded (and the run goes
+   * on, as it would there), and the scenario's verdict fails on any (issue 10).
+   */
+  readonly escaped: EscapedError[] = [];
   private time = 0;
   private seq = 0;
   private heap: Entry[] = [];
@@ -46,7 +58,11 @@ export class VirtualScheduler implements Scheduler {
     const entry = this.pop();
     if (!entry) return false;
     this.time = entry.at;
-    entry.fn();
+    try {
+      entry.fn();
+    } catch (error) {
+      this.escaped.push({ atMs: this.time, error });
+    }
     return true;
   }
 
